@@ -1,0 +1,420 @@
+r"""Update rules: given where I am, which step :math:`\Delta x` do I take?
+
+A rule is a :class:`Rule`: a name, ``init(problem, x0) -> state`` and
+``step(problem, x, state) -> (dx, state)``.  Rules without memory use
+``state = None``; Adam and BFGS carry their moments / inverse-Hessian estimate
+in an explicit state, so the functions stay pure.
+
+The *direction* of each rule is a separate function with unit step size
+(``gd_direction``, ``newton_direction``, ...); the factories (``gd``,
+``newton``, ...) scale it by the step size :math:`\eta`.  The inverse
+simulator is the exception: its step size acts in :math:`y` space, inside the
+nonlinear inverse, so it cannot be factored out of the direction.
+
+=================  ==============================================================  =========================
+rule               update                                                          needs from the problem
+=================  ==============================================================  =========================
+``gd``             :math:`-\eta \nabla_x L`                                        Jacobian
+``adam``           :math:`-\eta\, \hat m / (\sqrt{\hat v} + \epsilon)`             Jacobian
+``newton``         :math:`-\eta\, H^{-1} \nabla_x L`                              second derivatives
+``gauss_newton``   :math:`-\eta\, (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`  Jacobian
+``bfgs``           :math:`-t\, B_k \nabla_x L`, :math:`B_k \approx H^{-1}`          Jacobian
+``ig``             :math:`J^{-1} \Delta y`, :math:`\Delta y = -\eta L_{yy}^{-1} (\partial L/\partial y)^\top`  square Jacobian
+``pg``             :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`                      local inverse
+=================  ==============================================================  =========================
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+from . import linalg
+from ._checks import as_vector, check_fraction, check_positive
+from .errors import InverseError, MissingCapabilityError
+from .problems import Problem
+
+__all__ = [
+    "Rule",
+    "gd_direction",
+    "newton_direction",
+    "gauss_newton_direction",
+    "ig_direction",
+    "pg_step",
+    "gd",
+    "adam",
+    "newton",
+    "gauss_newton",
+    "bfgs",
+    "ig",
+    "pg",
+]
+
+
+class Rule(NamedTuple):
+    """An update rule: ``init(problem, x0) -> state``, ``step(problem, x, state) -> (dx, state)``."""
+
+    name: str
+    init: Callable[[Problem, np.ndarray], Any]
+    step: Callable[[Problem, np.ndarray, Any], tuple[np.ndarray, Any]]
+    eta: float
+
+    def first_step(self, problem: Problem, x0) -> np.ndarray:
+        """The step the rule takes from ``x0`` with a fresh state."""
+        x0 = as_vector(x0, "x0")
+        return self.step(problem, x0, self.init(problem, x0))[0]
+
+
+def _check_problem(problem) -> Problem:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
+    return problem
+
+
+def _stateless(name: str, eta: float, direction: Callable[[Problem, np.ndarray], np.ndarray],
+               requires: Callable[[Problem], None] = lambda problem: None) -> Rule:
+    def init(problem, x0):
+        requires(_check_problem(problem))
+        return None
+
+    def step(problem, x, state):
+        return eta * direction(_check_problem(problem), as_vector(x, "x")), state
+
+    return Rule(name, init, step, eta)
+
+
+def _require_hessian(problem: Problem) -> None:
+    if not problem.has_hessian:
+        raise MissingCapabilityError(
+            f"newton needs the Hessian of L in x, but problem {problem.name!r} has neither "
+            f"second_derivatives nor hessian; supply one, or use gauss_newton or bfgs"
+        )
+
+
+def _require_inverse(problem: Problem) -> None:
+    if not problem.has_inverse:
+        raise MissingCapabilityError(
+            f"pg needs a local inverse P^-1(y; x0), but problem {problem.name!r} has none; "
+            f"pass inverse=(lambda y, x0: ...) to Problem, or use ig or gauss_newton"
+        )
+
+
+# --------------------------------------------------------------------------- directions
+def gd_direction(problem: Problem, x) -> np.ndarray:
+    r"""Steepest descent :math:`-\nabla_x L = -J^\top (\partial L/\partial y)^\top`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> gd_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
+    array([  -1., -100.])
+    """
+    return -problem.gradient_at(x)
+
+
+def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) -> np.ndarray:
+    r"""Newton's direction :math:`-H^{-1} \nabla_x L` with the full Hessian :math:`H`.
+
+    Raises :class:`~companion.errors.SingularMatrixError` for a singular Hessian.
+    The Hessian is first scaled to unit diagonal, :math:`\hat H = D H D` with
+    :math:`D = |\mathrm{diag}\, H|^{-1/2}`, so that neither the step nor the
+    singularity test depends on the units of :math:`x` (Newton is scale-invariant).
+
+    >>> from companion.problems import alpha_scaled
+    >>> newton_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
+    array([-1., -1.])
+    """
+    x = as_vector(x, "x")
+    hessian = problem.hessian_at(x)
+    diagonal = np.abs(np.diag(hessian))
+    regular = diagonal > np.finfo(float).tiny  # zero (or denormal) diagonal entries keep the scale 1
+    d = 1.0 / np.sqrt(np.where(regular, diagonal, 1.0))
+    return -d * linalg.solve(
+        hessian * np.outer(d, d), d * problem.gradient_at(x), rtol=rtol,
+        name=f"the Hessian of {problem.name!r}",
+        remedy="Newton needs an invertible Hessian; use gauss_newton, bfgs or gd here",
+    )
+
+
+def gauss_newton_direction(problem: Problem, x, *, rtol: float = 1e-10) -> np.ndarray:
+    r"""Gauss-Newton :math:`-(J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`.
+
+    For :math:`L = \tfrac12|y - y^*|^2` this is :math:`-J^{+}(y - y^*)`, with the
+    pseudo-inverse truncated at ``rtol`` (any shape and rank of :math:`J`).
+
+    >>> from companion.problems import alpha_scaled
+    >>> gauss_newton_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
+    array([-1., -1.])
+    """
+    x = as_vector(x, "x")
+    # (J^T L_yy J)^+ J^T g = (R J)^+ R^{-T} g with R = L_yy^{1/2}: the pseudo-inverse acts on
+    # R J, not on J^T L_yy J, so rtol truncates singular values of J (not of J^T J, whose
+    # condition number is squared).
+    y = problem.output(x)
+    loss_hessian = problem.loss_hessian_in_y(y)
+    root = linalg.svd_power(loss_hessian, 0.5, name="L_yy")
+    inverse_root = linalg.svd_power(loss_hessian, -0.5, name="L_yy")
+    weighted = root @ problem.jacobian_at(x)
+    return -linalg.pinv(weighted, rtol=rtol, name="L_yy^(1/2) J") @ (inverse_root @ problem.loss_gradient_in_y(y))
+
+
+def ig_direction(problem: Problem, x, dy, *, rtol: Optional[float] = None) -> np.ndarray:
+    r"""Inverse gradient :math:`\Delta x = J^{-1} \Delta y` for a given output step ``dy``.
+
+    With ``rtol=None`` :math:`J` must be square and invertible; with a number
+    the truncated pseudo-inverse :math:`J^+` is used instead.
+
+    >>> from companion.problems import alpha_scaled
+    >>> ig_direction(alpha_scaled(10.0), np.zeros(2), np.array([1.0, 1.0]))
+    array([1. , 0.1])
+    """
+    x = as_vector(x, "x")
+    jac = problem.jacobian_at(x)
+    dy = as_vector(dy, "dy", size=jac.shape[0])
+    if rtol is None:
+        return linalg.solve(
+            jac, dy, name=f"the Jacobian of {problem.name!r}",
+            remedy="pass rtol (e.g. ig(rtol=1e-6)) to use a truncated pseudo-inverse instead",
+        )
+    return linalg.pinv(jac, rtol=rtol, name=f"the Jacobian of {problem.name!r}") @ dy
+
+
+def pg_step(problem: Problem, x, eta: float = 1.0) -> np.ndarray:
+    r"""The inverse-simulator step :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`.
+
+    :math:`\Delta y = -\eta L_{yy}^{-1}(\partial L/\partial y)^\top` is the Newton
+    step of the loss in :math:`y` (:math:`\eta (y^* - y_0)` for the L2 loss).
+
+    >>> from companion.problems import scalar_square
+    >>> pg_step(scalar_square(target=4.0), np.array([-1.0]))
+    array([-1.])
+    """
+    _require_inverse(problem)
+    x = as_vector(x, "x")
+    y = problem.output(x)
+    return problem.invert(y + problem.newton_step_in_y(y, eta), x) - x
+
+
+# --------------------------------------------------------------------------- rules
+def gd(eta: float) -> Rule:
+    r"""Gradient descent, :math:`\Delta x_{GD} = -\eta\, \nabla_x L`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> gd(0.1).first_step(alpha_scaled(2.0), [1.0, 1.0])
+    array([-0.1, -0.4])
+    """
+    eta = check_positive(eta, "eta")
+    return _stateless("GD", eta, gd_direction)
+
+
+def newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL) -> Rule:
+    r"""Newton's method, :math:`\Delta x_{QN} = -\eta\, (\partial^2 L/\partial x^2)^{-1} \nabla_x L`.
+
+    Needs the problem's second derivatives (or Hessian); a singular Hessian
+    raises :class:`~companion.errors.SingularMatrixError`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> newton().first_step(alpha_scaled(1e3), [1.0, 1.0])
+    array([-1., -1.])
+    """
+    eta = check_positive(eta, "eta")
+    rtol = check_fraction(rtol, "rtol")
+    return _stateless("Newton", eta, lambda p, x: newton_direction(p, x, rtol=rtol), _require_hessian)
+
+
+def gauss_newton(eta: float = 1.0, *, rtol: float = 1e-10) -> Rule:
+    r"""Gauss-Newton, :math:`\Delta x_{GN} = -\eta\, J^{+} (\partial L/\partial y)^\top` for the L2 loss.
+
+    In general :math:`-\eta (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`;
+    singular values below ``rtol`` times the largest are dropped.
+
+    >>> from companion.problems import linear
+    >>> gauss_newton().first_step(linear([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], [1.0, 2.0, 5.0]), [0.0, 0.0])
+    array([1., 1.])
+    """
+    eta = check_positive(eta, "eta")
+    rtol = check_fraction(rtol, "rtol")
+    return _stateless("Gauss-Newton", eta, lambda p, x: gauss_newton_direction(p, x, rtol=rtol))
+
+
+def ig(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
+    r"""Inverse gradient, :math:`\Delta x_{IG} = J^{-1} \Delta y` with :math:`\Delta y = \eta\,(y^* - y)`.
+
+    For a general loss :math:`\Delta y` is the Newton step of :math:`L` in
+    :math:`y`.  ``rtol=None`` demands a square invertible Jacobian; a number
+    switches to the truncated pseudo-inverse :math:`J^+`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> ig(0.5).first_step(alpha_scaled(100.0), [2.0, 2.0])
+    array([-1., -1.])
+    """
+    eta = check_positive(eta, "eta")
+    if rtol is not None:
+        rtol = check_fraction(rtol, "rtol")
+
+    def direction(problem, x):
+        return ig_direction(problem, x, problem.newton_step_in_y(problem.output(x), 1.0), rtol=rtol)
+
+    return _stateless("IG", eta, direction)
+
+
+def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None) -> Rule:
+    r"""The inverse simulator ("physical gradient"): :math:`\Delta x_{PG} = P^{-1}(y_0 + \Delta y; x_0) - x_0`.
+
+    :math:`\Delta y = \eta (y^* - y_0)` for the L2 loss.  If the local inverse
+    raises :class:`~companion.errors.InverseError` (no preimage of
+    :math:`y_0 + \Delta y`) and a stateless ``fallback`` rule is given (e.g.
+    ``ig(eta)`` or ``gd(eta)``), its step is taken instead; without a fallback
+    the error propagates.
+
+    >>> from companion.problems import square_second
+    >>> pg(0.5).first_step(square_second(), [3.0, 3.0])
+    array([-1.5       , -0.87867966])
+    """
+    eta = check_positive(eta, "eta")
+    if fallback is not None and not isinstance(fallback, Rule):
+        raise TypeError(f"fallback must be a Rule such as gd(0.1) or ig(), got {type(fallback).__name__}")
+
+    def init(problem, x0):
+        _require_inverse(_check_problem(problem))
+        return None if fallback is None else fallback.init(problem, x0)
+
+    def step(problem, x, state):
+        try:
+            return pg_step(_check_problem(problem), x, eta), state
+        except InverseError:
+            if fallback is None:
+                raise
+            return fallback.step(problem, x, state)
+
+    return Rule("PG", init, step, eta)
+
+
+class AdamState(NamedTuple):
+    """First and second moment estimates and the step counter of Adam."""
+
+    m: np.ndarray
+    v: np.ndarray
+    t: int
+
+
+def adam(eta: float = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> Rule:
+    r"""Adam :cite:`kingma2015adam`: :math:`\Delta x = -\eta\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)`.
+
+    :math:`m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t`,
+    :math:`v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2`,
+    :math:`\hat m_t = m_t/(1-\beta_1^t)`, :math:`\hat v_t = v_t/(1-\beta_2^t)`.
+    The first step has length about :math:`\eta` in every component, whatever
+    the scale of the gradient.
+
+    >>> from companion.problems import alpha_scaled
+    >>> adam(0.1).first_step(alpha_scaled(1e3), [1.0, 1.0]).round(6)
+    array([-0.1, -0.1])
+    """
+    eta = check_positive(eta, "eta")
+    beta1 = check_fraction(beta1, "beta1")
+    beta2 = check_fraction(beta2, "beta2")
+    eps = check_positive(eps, "eps")
+
+    def init(problem, x0):
+        _check_problem(problem)
+        x0 = as_vector(x0, "x0")
+        return AdamState(np.zeros_like(x0), np.zeros_like(x0), 0)
+
+    def step(problem, x, state):
+        g = problem.gradient_at(x)
+        t = state.t + 1
+        m = beta1 * state.m + (1 - beta1) * g
+        v = beta2 * state.v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        v_hat = v / (1 - beta2**t)
+        return -eta * m_hat / (np.sqrt(v_hat) + eps), AdamState(m, v, t)
+
+    return Rule("Adam", init, step, eta)
+
+
+class BFGSState(NamedTuple):
+    """The inverse-Hessian estimate and the previous point and gradient."""
+
+    inverse_hessian: np.ndarray
+    x: Optional[np.ndarray]
+    gradient: Optional[np.ndarray]
+
+
+def _bfgs_update(inverse_hessian, s, y):
+    sy = float(s @ y)
+    if sy <= 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
+        return inverse_hessian  # curvature condition violated: skip the update
+    rho = 1.0 / sy
+    identity = np.eye(s.size)
+    left = identity - rho * np.outer(s, y)
+    return left @ inverse_hessian @ left.T + rho * np.outer(s, s)
+
+
+def _armijo(problem, x, direction, gradient, value, t=1.0, shrink=0.5, c1=1e-4, tries=60):
+    slope = float(gradient @ direction)
+    for _ in range(tries):
+        try:
+            if problem.loss_at(x + t * direction) <= value + c1 * t * slope:
+                return t
+        except ValueError:
+            pass  # non-finite trial point: shrink
+        t *= shrink
+    return t
+
+
+def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
+    r"""BFGS :cite:`nocedal2006`: :math:`\Delta x = -t\, B_k \nabla_x L` with :math:`B_k \approx H^{-1}`.
+
+    :math:`B_0 = I`; after each step
+    :math:`B_{k+1} = (I - \rho s y^\top) B_k (I - \rho y s^\top) + \rho s s^\top`,
+    :math:`s = x_{k+1} - x_k`, :math:`y = \nabla L_{k+1} - \nabla L_k`,
+    :math:`\rho = 1/(y^\top s)` (skipped when :math:`y^\top s \le 0`).
+    With ``line_search=True`` the length :math:`t` comes from a Wolfe line
+    search (``scipy.optimize.line_search``, backtracking if it fails) and
+    ``eta`` must stay 1; otherwise :math:`t = \eta`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> bfgs(0.5, line_search=False).first_step(alpha_scaled(1.0), [1.0, 1.0])
+    array([-0.5, -0.5])
+    """
+    eta = check_positive(eta, "eta")
+    if not isinstance(line_search, bool):
+        raise TypeError("line_search must be True or False")
+    if line_search and eta != 1.0:
+        raise ValueError("bfgs: eta has no effect with line_search=True; pass line_search=False for a fixed step")
+
+    def init(problem, x0):
+        _check_problem(problem)
+        x0 = as_vector(x0, "x0")
+        return BFGSState(np.eye(x0.size), None, None)
+
+    def step(problem, x, state):
+        from scipy.optimize import line_search as wolfe_search
+
+        x = as_vector(x, "x")
+        gradient = problem.gradient_at(x)
+        inverse_hessian = state.inverse_hessian
+        if state.x is not None:
+            inverse_hessian = _bfgs_update(inverse_hessian, x - state.x, gradient - state.gradient)
+        direction = -inverse_hessian @ gradient
+        if float(direction @ gradient) >= 0:  # lost descent: restart from the identity
+            inverse_hessian = np.eye(x.size)
+            direction = -gradient
+        if not line_search:
+            return eta * direction, BFGSState(inverse_hessian, x, gradient)
+        value = problem.loss_at(x)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    t = wolfe_search(problem.loss_at, problem.gradient_at, x, direction,
+                                     gfk=gradient, old_fval=value)[0]
+                except ValueError:
+                    t = None
+        if t is None or not np.isfinite(t):
+            t = _armijo(problem, x, direction, gradient, value)
+        return t * direction, BFGSState(inverse_hessian, x, gradient)
+
+    return Rule("BFGS", init, step, eta)
