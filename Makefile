@@ -32,7 +32,10 @@ NBVAL_FLAGS    := --nbval --nbval-current-env -p no:cacheprovider \
                   $(if $(NBVAL_SANITIZE),--nbval-sanitize-with $(NBVAL_SANITIZE))
 
 .PHONY: help venv test book clean distclean
-# Reserved for later: check-html, bench, check-determinism.
+
+# Further targets (check-html, bench, check-determinism, test-oldest, ...) live in
+# mk/*.mk, one file per concern, and can use VENV, BIN, STAMP and PYTHON from here.
+-include $(sort $(wildcard mk/*.mk))
 
 help:
 	@echo "make test       run the tests of companion and every notebook in book/"

@@ -175,7 +175,8 @@ def minimize(
             if not (np.all(np.isfinite(x_new)) and np.all(np.isfinite(y_new))):
                 status, message = 2, f"x or P(x) became non-finite at step {k}; reduce eta"
                 break
-            loss_new = problem.loss_of_output(y_new)
+            with np.errstate(all="ignore"):
+                loss_new = problem.loss_of_output(y_new)
             if not np.isfinite(loss_new):
                 status, message = 2, f"the loss became non-finite at step {k}; reduce eta"
                 break

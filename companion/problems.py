@@ -83,8 +83,8 @@ def squared_error(scale: float = 1.0) -> Loss:
 # --------------------------------------------------------------------------- problem
 _MISSING_HESSIAN = (
     "problem {name!r} has no second derivatives: pass second_derivatives=(x -> "
-    "array of shape (m, n, n)) or hessian=(x -> array of shape (n, n)) to Problem, "
-    "or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
+    "array of shape (m, n, n)) or hessian=(x -> array of shape (n, n)) to Problem "
+    "(or affine=True if P is affine), or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
 )
 _MISSING_INVERSE = (
     "problem {name!r} has no local inverse: pass inverse=(lambda y, x0: x with "
@@ -117,6 +117,10 @@ class Problem:
         :math:`P(x) = y` closest to ``x0``; raise :class:`InverseError` if none.
     name
         Used in messages.
+    affine
+        ``True`` declares :math:`P` affine (zero second derivatives): the
+        Hessian of :math:`L` is then :math:`J^\top L_{yy} J`, with no
+        :math:`m \times n \times n` tensor of zeros.
 
     The ``*_at`` methods evaluate these pieces with their shapes and finiteness
     checked, so a wrong user function is reported where it is called.
@@ -136,6 +140,7 @@ class Problem:
     hessian: Optional[Callable[[np.ndarray], np.ndarray]] = None
     inverse: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
     name: str = "problem"
+    affine: bool = False
 
     def __post_init__(self):
         for attribute in ("simulator", "jacobian"):
@@ -157,7 +162,7 @@ class Problem:
 
     @property
     def has_hessian(self) -> bool:
-        return self.hessian is not None or self.second_derivatives is not None
+        return self.hessian is not None or self.second_derivatives is not None or self.affine
 
     @property
     def has_inverse(self) -> bool:
@@ -218,25 +223,33 @@ class Problem:
         return self.jacobian_at(x).T @ self.loss_gradient_in_y(y)
 
     def hessian_at(self, x) -> np.ndarray:
-        r"""Hessian of :math:`L` in :math:`x`.
+        r"""Hessian of :math:`L` in :math:`x` ({eq}`eq-composite-hessian`).
 
         .. math::
             \frac{\partial^2 L}{\partial x^2} = J^\top \frac{\partial^2 L}{\partial y^2} J
             + \sum_i \frac{\partial L}{\partial y_i}\frac{\partial^2 P_i}{\partial x^2}
         """
+        return self.gradient_and_hessian_at(x)[1]
+
+    def gradient_and_hessian_at(self, x) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`\nabla_x L` and :math:`\partial^2 L/\partial x^2` from one evaluation of :math:`P` and :math:`J`."""
         x = as_vector(x, "x")
         n = x.size
-        if self.hessian is not None:
-            return _checked(self.hessian(x), (n, n), f"hessian of {self.name!r}")
-        if self.second_derivatives is None:
+        if self.hessian is None and self.second_derivatives is None and not self.affine:
             raise MissingCapabilityError(_MISSING_HESSIAN.format(name=self.name))
         y = self.output(x)
         jac = self.jacobian_at(x)
-        second = _checked(
-            self.second_derivatives(x), (self.output_size, n, n), f"second_derivatives of {self.name!r}"
-        )
         grad_y = self.loss_gradient_in_y(y)
-        return jac.T @ self.loss_hessian_in_y(y) @ jac + np.tensordot(grad_y, second, axes=1)
+        gradient = jac.T @ grad_y
+        if self.hessian is not None:
+            return gradient, _checked(self.hessian(x), (n, n), f"hessian of {self.name!r}")
+        hessian = jac.T @ self.loss_hessian_in_y(y) @ jac
+        if self.second_derivatives is not None:
+            second = _checked(
+                self.second_derivatives(x), (self.output_size, n, n), f"second_derivatives of {self.name!r}"
+            )
+            hessian = hessian + np.tensordot(grad_y, second, axes=1)
+        return gradient, hessian
 
     def gauss_newton_matrix_at(self, x) -> np.ndarray:
         r"""The Gauss-Newton matrix :math:`J^\top (\partial^2 L/\partial y^2) J` (no second derivatives of P)."""
@@ -266,7 +279,17 @@ class Problem:
         return _call_vector(self.inverse, (y, x0), f"inverse of {self.name!r}", x0.size)
 
     def with_target(self, target) -> "Problem":
-        """The same problem with another target :math:`y^*`."""
+        """The same problem with another target :math:`y^*`.
+
+        Refused for a problem with a user-supplied ``hessian``: that function may
+        have the old target built in, and a silently stale Hessian is worse than
+        an error.
+        """
+        if self.hessian is not None:
+            raise ValueError(
+                f"problem {self.name!r} has a user-supplied hessian that may depend on the old "
+                f"target; build a new problem for the new target instead of calling with_target"
+            )
         return replace(self, target=as_vector(target, "target", size=self.output_size))
 
 
@@ -329,7 +352,7 @@ def reparametrize(problem: Problem, scale) -> Problem:
 
     return Problem(
         simulator, jacobian, problem.target, problem.loss, second, hessian, inverse,
-        name=f"{problem.name} (rescaled)",
+        name=f"{problem.name} (rescaled)", affine=problem.affine,
     )
 
 
@@ -488,7 +511,7 @@ def linear(matrix, target) -> Problem:
         simulator=lambda x: matrix @ x,
         jacobian=lambda x: matrix,
         target=target,
-        second_derivatives=lambda x: np.zeros((matrix.shape[0], n, n)),
         inverse=inverse,
         name=f"linear ({matrix.shape[0]}x{n})",
+        affine=True,
     )

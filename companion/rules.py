@@ -124,12 +124,12 @@ def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) 
     array([-1., -1.])
     """
     x = as_vector(x, "x")
-    hessian = problem.hessian_at(x)
+    gradient, hessian = problem.gradient_and_hessian_at(x)
     diagonal = np.abs(np.diag(hessian))
     regular = diagonal > np.finfo(float).tiny  # zero (or denormal) diagonal entries keep the scale 1
     d = 1.0 / np.sqrt(np.where(regular, diagonal, 1.0))
     return -d * linalg.solve(
-        hessian * np.outer(d, d), d * problem.gradient_at(x), rtol=rtol,
+        hessian * np.outer(d, d), d * gradient, rtol=rtol,
         name=f"the Hessian of {problem.name!r}",
         remedy="Newton needs an invertible Hessian; use gauss_newton, bfgs or gd here",
     )
@@ -171,8 +171,12 @@ def ig_direction(problem: Problem, x, dy, *, rtol: Optional[float] = None) -> np
     jac = problem.jacobian_at(x)
     dy = as_vector(dy, "dy", size=jac.shape[0])
     if rtol is None:
-        return linalg.solve(
-            jac, dy, name=f"the Jacobian of {problem.name!r}",
+        # Columns scaled to unit norm first, so the singularity test does not depend
+        # on the units of x (J D^{-1} z = dy, dx = D^{-1} z).
+        norms = np.linalg.norm(jac, axis=0)
+        d = 1.0 / np.where(norms > np.finfo(float).tiny, norms, 1.0)
+        return d * linalg.solve(
+            jac * d, dy, name=f"the Jacobian of {problem.name!r}",
             remedy="pass rtol (e.g. ig(rtol=1e-6)) to use a truncated pseudo-inverse instead",
         )
     return linalg.pinv(jac, rtol=rtol, name=f"the Jacobian of {problem.name!r}") @ dy
@@ -338,6 +342,9 @@ class BFGSState(NamedTuple):
     inverse_hessian: np.ndarray
     x: Optional[np.ndarray]
     gradient: Optional[np.ndarray]
+    #: loss values and gradients the last line search computed, keyed by ``x.tobytes()``,
+    #: so the next step does not evaluate them again
+    evaluated: tuple = ()
 
 
 def _bfgs_update(inverse_hessian, s, y):
@@ -392,7 +399,30 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
         from scipy.optimize import line_search as wolfe_search
 
         x = as_vector(x, "x")
-        gradient = problem.gradient_at(x)
+        memo = {key: (value, gradient) for key, value, gradient in state.evaluated}
+
+        def value_and_gradient(point):
+            key = np.asarray(point, dtype=float).tobytes()
+            if key not in memo:
+                memo[key] = (None, None)
+            value, gradient = memo[key]
+            return key, value, gradient
+
+        def loss(point):
+            key, value, gradient = value_and_gradient(point)
+            if value is None:
+                value = problem.loss_at(point)
+                memo[key] = (value, gradient)
+            return value
+
+        def grad(point):
+            key, value, gradient = value_and_gradient(point)
+            if gradient is None:
+                gradient = problem.gradient_at(point)
+                memo[key] = (value, gradient)
+            return gradient
+
+        gradient = grad(x)
         inverse_hessian = state.inverse_hessian
         if state.x is not None:
             inverse_hessian = _bfgs_update(inverse_hessian, x - state.x, gradient - state.gradient)
@@ -402,19 +432,21 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
             direction = -gradient
         if not line_search:
             return eta * direction, BFGSState(inverse_hessian, x, gradient)
-        value = problem.loss_at(x)
+        value = loss(x)
         with np.errstate(all="ignore"):
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    t = wolfe_search(problem.loss_at, problem.gradient_at, x, direction,
-                                     gfk=gradient, old_fval=value)[0]
+                    t = wolfe_search(loss, grad, x, direction, gfk=gradient, old_fval=value)[0]
                 except ValueError:
                     t = None
         if t is None or not np.isfinite(t):
             t = _armijo(problem, x, direction, gradient, value)
-        return t * direction, BFGSState(inverse_hessian, x, gradient)
+        dx = t * direction
+        following = (x + dx).tobytes()
+        carried = tuple((k, v, g) for k, (v, g) in memo.items() if k == following)
+        return dx, BFGSState(inverse_hessian, x, gradient, carried)
 
     return Rule("BFGS", init, step, eta)

@@ -119,7 +119,11 @@ def test_second_derivatives_match_scipy(name, data):
     factory, n = TOYS[name]
     problem = factory()
     x = data.draw(point(n))
-    second = np.asarray(problem.second_derivatives(x))
+    if problem.second_derivatives is None:  # declared affine: the second derivatives are zero
+        assert problem.affine
+        second = np.zeros((problem.output_size, n, n))
+    else:
+        second = np.asarray(problem.second_derivatives(x))
     for i in range(problem.output_size):
         assert_close(second[i], numerical_hessian(lambda v: problem.output(v)[i], x))
 
@@ -164,7 +168,11 @@ def test_reparametrized_derivatives_match_scipy(case):
     assert_close(rescaled.jacobian_at(z), numerical_jacobian(rescaled.output, z))
     assert_close(rescaled.gradient_at(z), numerical_jacobian(rescaled.loss_at, z))
     assert_close(rescaled.hessian_at(z), numerical_hessian(rescaled.loss_at, z))
-    second = rescaled.second_derivatives(z)
+    if rescaled.second_derivatives is None:
+        assert rescaled.affine and original.affine
+        second = np.zeros((rescaled.output_size, z.size, z.size))
+    else:
+        second = rescaled.second_derivatives(z)
     for i in range(rescaled.output_size):
         assert_close(second[i], numerical_hessian(lambda v: rescaled.output(v)[i], z))
     # and the chain rule, exactly: J_Q = J_P D, H_Q = D H_P D, g_Q = D g_P
@@ -387,3 +395,21 @@ def test_reparametrize_rejects_zero_scales():
 def test_alpha_scaled_rejects_bad_alpha(alpha, error):
     with pytest.raises(error, match="alpha"):
         problems.alpha_scaled(alpha)
+
+
+def test_affine_problem_hessian_is_gauss_newton_matrix():
+    problem = problems.linear([[1.0, 2.0], [0.0, 3.0], [4.0, 0.0]], [1.0, 2.0, 3.0])
+    x = np.array([0.3, -0.7])
+    jac = problem.jacobian_at(x)
+    np.testing.assert_allclose(problem.hessian_at(x), jac.T @ jac)
+    gradient, hessian = problem.gradient_and_hessian_at(x)
+    np.testing.assert_allclose(gradient, problem.gradient_at(x))
+    np.testing.assert_allclose(hessian, jac.T @ jac)
+
+
+def test_with_target_refuses_a_user_hessian():
+    base = problems.alpha_scaled(2.0)
+    with_hessian = replace(base, second_derivatives=None, hessian=lambda x: np.eye(2))
+    with pytest.raises(ValueError, match="build a new problem"):
+        with_hessian.with_target([1.0, 1.0])
+    assert base.with_target([1.0, 1.0]).target.tolist() == [1.0, 1.0]

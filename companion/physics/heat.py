@@ -221,7 +221,7 @@ def heat_problem(n: int, nu_t: float, target, *, cutoff: float = 1e-6, loss: Opt
     * Hessian of :math:`L` in :math:`x`: :math:`P` is linear, so its second
       derivatives vanish and :math:`\partial^2 L/\partial x^2 = J^\top
       L_{yy}(P(x))\, J` exactly (:math:`cJ^\top J` for ``squared_error(c)``).
-      It is passed as ``hessian=`` rather than as an all-zero
+      The problem is declared ``affine=True`` rather than given an all-zero
       ``second_derivatives`` tensor of :math:`n^3` entries.  Newton then has
       to invert :math:`J^\top J`, with condition number :math:`1/g_{\min}^2`:
       it fails as soon as the high modes are damped below about
@@ -241,10 +241,8 @@ def heat_problem(n: int, nu_t: float, target, *, cutoff: float = 1e-6, loss: Opt
       :math:`1/g_m`.  Choose ``cutoff`` near the relative noise level of the
       data.
 
-    The loss defaults to :func:`~companion.problems.squared_error`.  The
-    Hessian closure evaluates :math:`L_{yy}` at the ``target`` given here; for
-    a custom loss whose Hessian depends on the target, build a new problem
-    instead of calling ``with_target``.
+    The loss defaults to :func:`~companion.problems.squared_error`;
+    ``with_target`` gives the same problem for another observation.
 
     >>> from companion import minimize, rules
     >>> x_true = np.cos(2 * np.pi * grid(16))
@@ -271,10 +269,6 @@ def heat_problem(n: int, nu_t: float, target, *, cutoff: float = 1e-6, loss: Opt
             cache["J"] = matrix
         return cache["J"]
 
-    def hessian(x):
-        J = jacobian(x)
-        return J.T @ np.asarray(loss.hessian(op.apply(x), target), dtype=float) @ J
-
     def inverse(y, x0):
         return op.apply_inverse(y, cutoff=cutoff, x0=x0)
 
@@ -283,9 +277,9 @@ def heat_problem(n: int, nu_t: float, target, *, cutoff: float = 1e-6, loss: Opt
         jacobian=jacobian,
         target=target,
         loss=loss,
-        hessian=hessian,
         inverse=inverse,
         name=f"heat (n={op.n}, nu t={op.nu_t:g})",
+        affine=True,
     )
 
 

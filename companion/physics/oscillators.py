@@ -389,9 +389,8 @@ def pendulum_chain_problem(n: int, *, dt: float, steps: int, target, omega: floa
       whose direction only needs a few correct digits.  Long chaotic runs
       have large third derivatives and lose more digits.
 
-    The Hessian closure evaluates the loss at the ``target`` given here:
-    build a new problem instead of calling ``with_target`` (which would keep
-    the old target inside the Hessian).
+    The Hessian closure evaluates the loss at the ``target`` given here, so
+    ``with_target`` refuses this problem: build a new one for a new target.
 
     >>> from companion import minimize, rules
     >>> target = leapfrog([0.4, -0.2, 0.1, 0.3], dt=0.1, steps=50)
