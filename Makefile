@@ -63,6 +63,7 @@ test: $(STAMP)
 
 book: $(STAMP)
 	@t0=$$(date +%s); \
+	rm -rf _build/html _build/.doctrees; \
 	$(BIN)/jupyter-book build $(JB_FLAGS) .; \
 	t1=$$(date +%s); \
 	echo "== make book took $$((t1 - t0)) s"; \

@@ -11,6 +11,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ._checks import as_real_array, check_finite, check_int, check_positive
 from .driver import MinimizeResult
 from .problems import Problem
 
@@ -66,6 +67,13 @@ def loss_landscape(ax, problem: Problem, xlim: Sequence[float], ylim: Sequence[f
 
     Works for any two-parameter problem; returns the contour set.
     """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
+    xlim, ylim = _window(xlim, "xlim"), _window(ylim, "ylim")
+    resolution = check_int(resolution, "resolution", minimum=2)
+    if not isinstance(levels, (int, np.integer)) or isinstance(levels, bool):
+        levels = as_real_array(levels, "levels")  # explicit contour levels
+    decades = check_positive(decades, "decades")
     x1 = np.linspace(*xlim, resolution)
     x2 = np.linspace(*ylim, resolution)
     grid = np.array([[problem.loss_at(np.array([a, b])) for a in x1] for b in x2])
@@ -83,10 +91,23 @@ def loss_landscape(ax, problem: Problem, xlim: Sequence[float], ylim: Sequence[f
     return contour
 
 
+def _window(limits, name: str) -> tuple[float, float]:
+    """``limits`` as a pair ``(low, high)`` of finite numbers with ``low < high``."""
+    pair = as_real_array(limits, name, what="a pair (low, high)")
+    if pair.shape != (2,):
+        raise ValueError(f"{name} must be a pair (low, high), got an array of shape {pair.shape}")
+    check_finite(pair, name)
+    if not pair[0] < pair[1]:
+        raise ValueError(f"{name} must have low < high, got {tuple(pair)}")
+    return float(pair[0]), float(pair[1])
+
+
 def plot_path(ax, points: np.ndarray, *, label: str, color: str | None = None,
               marker: str = "o", markersize: float = 4, **kwargs):
     """Draw a path of 2-D points (``(k, 2)`` array) with markers at the iterates."""
-    points = np.asarray(points)
+    points = as_real_array(points, "points")
+    if points.ndim != 2 or points.shape[1] != 2 or points.shape[0] == 0:
+        raise ValueError(f"points must be a (k, 2) array of 2-D points, got shape {points.shape}")
     color = color or COLORS.get(label, None)
     return ax.plot(points[:, 0], points[:, 1], marker=marker, markersize=markersize,
                    color=color, label=label, **kwargs)
@@ -105,14 +126,17 @@ def plot_paths(ax, results: Iterable[MinimizeResult], *, space: str = "x", label
 
 
 def plot_losses(ax, results: Iterable[MinimizeResult], *, against: str = "iterations",
-                labels: Sequence[str] | None = None):
-    """Loss curves (log scale) against iterations or wall-clock seconds."""
+                labels: Sequence[str] | None = None, floor: float = 1e-30):
+    """Loss curves (log scale) against iterations or wall-clock seconds.
+
+    Losses below ``floor`` (an exact zero, say) are drawn at ``floor``.
+    """
     if against not in ("iterations", "time"):
         raise ValueError(f"against must be 'iterations' or 'time', got {against!r}")
     for i, result in enumerate(results):
         label = labels[i] if labels is not None else result.rule
         xaxis = np.arange(result.nit + 1) if against == "iterations" else result.times
-        ax.semilogy(xaxis, np.maximum(result.losses, 1e-300), label=label, color=color_of(result.rule, i))
+        ax.semilogy(xaxis, np.maximum(result.losses, floor), label=label, color=color_of(result.rule, i))
     ax.set_xlabel("iteration" if against == "iterations" else "wall-clock [s]")
     ax.set_ylabel("loss $L$")
     ax.legend()

@@ -2,10 +2,17 @@ r"""An interactive explorer of update rules on a two-parameter problem.
 
 The pure part is :func:`explore`: given a scale :math:`\alpha`, a step size
 :math:`\eta`, a rule name and a start it runs :func:`companion.minimize` and
-returns an :class:`Exploration` with a one-line summary.  :func:`draw_paths`
-and :func:`render` turn runs into a figure.  :func:`explorer` wires sliders
-for :math:`\alpha` and :math:`\eta` (logarithmic), a rule dropdown and two
-start sliders to these functions; the widget itself holds no logic.
+returns an :class:`Exploration` with a one-line summary.  :func:`draw_paths`,
+:func:`render` and :func:`render_many` turn runs into a figure.
+:func:`explorer` wires sliders for :math:`\alpha` and :math:`\eta`
+(logarithmic), a rule dropdown, an optional problem dropdown and two start
+sliders to these functions; the widget itself holds no logic.
+
+For the static pages, where no kernel runs the widget, :func:`iteration_grid`
+and :func:`iteration_counts` compute the same question as a table: the
+iterations to the tolerance over a grid of step sizes or scales.
+:func:`scaled_square` is a nonlinear member of the :math:`\alpha` family whose
+inverse differs from its linearisation.
 
 >>> outcome = explore(10.0, 0.5, "Newton", start=(1.5, 1.5), steps=100)
 >>> outcome.iterations
@@ -24,12 +31,14 @@ import numpy as np
 from . import problems, rules
 from ._checks import as_vector, check_int, check_positive
 from .driver import MinimizeResult, minimize
+from .errors import InverseError
 from .plots import COLORS, MARKERS, color_of
 from .problems import Problem
 
-__all__ = ["DEFAULT_RULES", "Exploration", "explore", "landscape", "draw_paths", "render", "Explorer", "explorer"]
+__all__ = ["DEFAULT_RULES", "Exploration", "explore", "iteration_grid", "iteration_counts", "scaled_square",
+           "output_path", "PANELS", "landscape", "draw_paths", "render", "render_many", "Explorer", "explorer"]
 
-#: Rule factories offered by the explorer: name -> ``eta -> Rule``.
+#: The rule factories the explorer offers, by name (each maps ``eta`` to a :class:`~companion.rules.Rule`).
 DEFAULT_RULES: dict[str, Callable[[float], rules.Rule]] = {
     "GD": rules.gd,
     "Adam": rules.adam,
@@ -59,7 +68,7 @@ class Exploration:
 
     @property
     def summary(self) -> str:
-        """One line: iterations to the tolerance (or why not) and the final loss."""
+        """The run in one line, with the iterations to the tolerance (or why not) and the final loss."""
         head = f"{self.rule}, alpha = {self.alpha:.4g}, eta = {self.eta:.3g}: "
         if self.result.success:
             return head + f"L <= {self.tol:.3g} after {self.result.nit} iterations (final loss {self.result.fun:.3g})"
@@ -94,6 +103,108 @@ def explore(alpha, eta, rule_name: str, start=(1.5, 1.5), steps: int = 200, *,
     return Exploration(alpha, eta, rule_name, start, problem, result, tol)
 
 
+def iteration_grid(alphas, etas, rule_name: str, start=(1.5, 1.5), steps: int = 200, *,
+                   make_problem: Callable[[float], Problem] = problems.alpha_scaled,
+                   rules_available: Optional[Mapping[str, Callable[[float], rules.Rule]]] = None,
+                   tol_rel: float = 1e-8) -> np.ndarray:
+    r"""Iterations to :math:`L \le` ``tol_rel`` :math:`L(x_0)` for every pair of ``alphas`` and ``etas``.
+
+    Row ``i``, column ``j`` is :func:`explore` ``(alphas[i], etas[j], rule_name, ...).iterations``,
+    ``nan`` where the run does not get there within ``steps`` (too slow, or
+    diverged): the explorer's question asked for a whole grid, for a static
+    figure.
+
+    >>> iteration_grid([1.0], [0.5, 1.0, 2.5], "GD", steps=100)
+    array([[14.,  1., nan]])
+    """
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    etas = np.atleast_1d(np.asarray(etas, dtype=float))
+    if alphas.ndim != 1 or etas.ndim != 1 or alphas.size == 0 or etas.size == 0:
+        raise ValueError("alphas and etas must be non-empty sequences of numbers")
+    table = np.full((alphas.size, etas.size), np.nan)
+    for i, alpha in enumerate(alphas):
+        for j, eta in enumerate(etas):
+            found = explore(alpha, eta, rule_name, start, steps, make_problem=make_problem,
+                            rules_available=rules_available, tol_rel=tol_rel).iterations
+            if found is not None:
+                table[i, j] = found
+    return table
+
+
+def iteration_counts(alphas, rule_name: str, eta, start=(1.5, 1.5), steps: int = 200, *,
+                     make_problem: Callable[[float], Problem] = problems.alpha_scaled,
+                     rules_available: Optional[Mapping[str, Callable[[float], rules.Rule]]] = None,
+                     tol_rel: float = 1e-8) -> np.ndarray:
+    r"""Iterations to the tolerance against :math:`\alpha`, with ``eta`` a number or a function of :math:`\alpha`.
+
+    ``eta = lambda alpha: 1 / alpha**2`` follows the stability limit of
+    gradient descent; a fixed ``eta`` suits the rules whose step is
+    dimensionless.  ``nan`` where the run does not reach the tolerance.
+
+    >>> iteration_counts([1.0, 10.0, 100.0], "IG", 0.5).tolist()
+    [14.0, 14.0, 14.0]
+    """
+    alphas = np.atleast_1d(np.asarray(alphas, dtype=float))
+    if alphas.ndim != 1 or alphas.size == 0:
+        raise ValueError("alphas must be a non-empty sequence of numbers")
+    eta_of = eta if callable(eta) else (lambda alpha: eta)
+    counts = np.full(alphas.size, np.nan)
+    for i, alpha in enumerate(alphas):
+        found = explore(alpha, eta_of(float(alpha)), rule_name, start, steps, make_problem=make_problem,
+                        rules_available=rules_available, tol_rel=tol_rel).iterations
+        if found is not None:
+            counts[i] = found
+    return counts
+
+
+def _scaled_square_inverse(alpha):
+    def inverse(y, x0):
+        if y[1] / alpha < 0:
+            raise InverseError(
+                f"y = (x1, alpha x2^2) has no real preimage for y2 = {y[1]:.3g}; take a smaller step eta")
+        sign = 1.0 if x0[1] >= 0 else -1.0
+        return np.array([y[0], sign * np.sqrt(y[1] / alpha)])
+    return inverse
+
+
+def scaled_square(alpha: float = 1.0, minimum=(1.0, 2.0)) -> Problem:
+    r"""The nonlinear scaled toy :math:`P(x) = (x_1, \alpha x_2^2)` with the target :math:`(a, \alpha b^2)`.
+
+    ``minimum = (a, b)``: the loss vanishes at :math:`(a, \pm b)` for every
+    :math:`\alpha`, so :math:`\alpha` only rescales the second output, as in
+    :func:`companion.problems.alpha_scaled`.  Jacobian
+    :math:`\mathrm{diag}(1, 2\alpha x_2)`, second derivative :math:`2\alpha`,
+    and the local inverse :math:`(y_1, \operatorname{sign}(x_{0,2}) \sqrt{y_2/\alpha})`,
+    which is exact where the linearisation used by IG is not.
+
+    >>> p = scaled_square(10.0)
+    >>> p.output(np.array([1.0, -2.0])), p.target
+    (array([ 1., 40.]), array([ 1., 40.]))
+    >>> p.invert(p.target, np.array([0.0, -0.1]))
+    array([ 1., -2.])
+    """
+    alpha = check_positive(alpha, "alpha")
+    a, b = as_vector(minimum, "minimum", size=2)
+    return Problem(
+        simulator=lambda x: np.array([x[0], alpha * x[1] ** 2]),
+        jacobian=lambda x: np.array([[1.0, 0.0], [0.0, 2.0 * alpha * x[1]]]),
+        target=(a, alpha * b**2),
+        second_derivatives=lambda x: np.array([np.zeros((2, 2)), [[0.0, 0.0], [0.0, 2.0 * alpha]]]),
+        inverse=_scaled_square_inverse(alpha),
+        name=f"y = (x1, alpha x2^2) (alpha={alpha:g})",
+    )
+
+
+def output_path(exploration: Exploration) -> np.ndarray:
+    r"""The iterates mapped to the output space, :math:`y_k = P(x_k)`: an array of shape ``(k + 1, m)``.
+
+    >>> output_path(explore(2.0, 1.0, "PG", steps=5))
+    array([[1.5, 3. ],
+           [0. , 0. ]])
+    """
+    return np.array([exploration.problem.output(x) for x in exploration.result.xs])
+
+
 def landscape(ax, problem: Problem, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), *, resolution: int = 81,
               decades: float = 5.0, levels: int = 15):
     r"""Contours of :math:`\log_{10} L` over the top ``decades`` decades of the loss in the window.
@@ -124,13 +235,13 @@ def landscape(ax, problem: Problem, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), *, resol
 def draw_paths(ax, problem: Problem, paths: Sequence[MinimizeResult], *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),
                labels: Optional[Sequence[str]] = None, colors: Optional[Sequence[str]] = None,
                linestyles: Optional[Sequence[str]] = None, resolution: int = 61, legend: bool = True,
-               title: Optional[str] = None):
+               title: Optional[str] = None, minima=((0.0, 0.0),)):
     r"""The :func:`landscape` of :math:`\log_{10} L` with the paths in :math:`x` drawn on top.
 
     Paths are clipped to the axes (a diverging run leaves the picture); the
-    origin, the minimiser of the toy, is marked with a star.  ``labels``,
-    ``colors`` and ``linestyles`` default to the rule's name and colour and a
-    solid line.
+    ``minima`` (default: the origin, the minimiser of the toy) are marked with
+    stars.  ``labels``, ``colors`` and ``linestyles`` default to the rule's
+    name and colour and a solid line.
     """
     landscape(ax, problem, xlim, ylim, resolution=resolution)
     for i, result in enumerate(paths):
@@ -141,7 +252,9 @@ def draw_paths(ax, problem: Problem, paths: Sequence[MinimizeResult], *, xlim=(-
         linestyle = linestyles[i] if linestyles is not None else "-"
         ax.plot(points[:, 0], points[:, 1], marker=marker, markersize=3.5, linewidth=1.2,
                 color=color, label=label, linestyle=linestyle)
-    ax.plot([0.0], [0.0], marker="*", markersize=11, color="#F0E442", markeredgecolor="k", linestyle="none")
+    stars = np.asarray(minima, dtype=float).reshape(-1, 2)
+    ax.plot(stars[:, 0], stars[:, 1], marker="*", markersize=11, color="#F0E442", markeredgecolor="k",
+            linestyle="none")
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     if title:
@@ -151,40 +264,117 @@ def draw_paths(ax, problem: Problem, paths: Sequence[MinimizeResult], *, xlim=(-
     return ax
 
 
-def render(exploration: Exploration, *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), figsize=(9.0, 3.8)):
-    """A figure with the path on the landscape (left) and the loss curve (right)."""
+def _window(points: np.ndarray, pad: float = 0.15):
+    """Axis limits around ``points`` (rows are 2D points), padded, never of zero width."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.maximum(high - low, 1e-3 * np.maximum(1.0, np.abs(high)))
+    return (low[0] - pad * span[0], high[0] + pad * span[0]), (low[1] - pad * span[1], high[1] + pad * span[1])
+
+
+PANELS = ("x", "y", "loss")
+
+
+def render_many(explorations: Sequence[Exploration], *, labels: Optional[Sequence[str]] = None,
+                panels: Sequence[str] = ("x", "loss"), xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),
+                minima=((0.0, 0.0),), figsize=None, title: Optional[str] = None):
+    r"""Several runs on one problem side by side: one axes per entry of ``panels``.
+
+    ``"x"``: the paths on the landscape of :math:`L` (:func:`draw_paths`);
+    ``"y"``: the same iterates in the output space, :math:`y_k = P(x_k)`
+    (:func:`output_path`; the window holds the starts and the target, a run
+    that leaves it is clipped), with the target marked; ``"loss"``: the loss
+    curves with each run's tolerance.  The landscape is that of the first
+    run's problem.  Colours follow the rule names when all runs use different
+    rules, else the palette by position.  Returns the figure.
+    """
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-    draw_paths(left, exploration.problem, [exploration.result], xlim=xlim, ylim=ylim,
-               title=f"alpha = {exploration.alpha:.3g}, eta = {exploration.eta:.3g}")
-    losses = np.maximum(exploration.result.losses, 1e-300)
-    right.semilogy(np.arange(losses.size), losses, color=COLORS.get(exploration.rule, "#0072B2"),
-                   label=exploration.rule)
-    right.axhline(exploration.tol, color="k", linestyle=":", linewidth=1, label="tolerance")
-    right.set_xlabel("iteration")
-    right.set_ylabel("loss $L$")
-    right.legend()
+    runs = list(explorations)
+    if not runs or not all(isinstance(run, Exploration) for run in runs):
+        raise TypeError("explorations must be a non-empty sequence of Exploration (from explore)")
+    panels = tuple(panels)
+    if not panels or any(panel not in PANELS for panel in panels):
+        raise ValueError(f"panels must be a non-empty sequence of {PANELS}, got {panels!r}")
+    if labels is not None and len(labels) != len(runs):
+        raise ValueError(f"labels must have one entry per run ({len(runs)}), got {len(labels)}")
+    names = list(labels) if labels is not None else [run.rule for run in runs]
+    distinct = len({run.rule for run in runs}) == len(runs)
+    colors = [color_of(run.rule, i) if distinct else color_of("", i) for i, run in enumerate(runs)]
+    if figsize is None:
+        figsize = (min(10.0, 4.6 * len(panels)), 3.8)
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        if panel == "x":
+            draw_paths(ax, runs[0].problem, [run.result for run in runs], xlim=xlim, ylim=ylim, labels=names,
+                       colors=colors, minima=minima, legend=len(runs) > 1,
+                       title=title if title is not None else (
+                           f"alpha = {runs[0].alpha:.3g}, eta = {runs[0].eta:.3g}" if len(runs) == 1 else None))
+        elif panel == "y":
+            target = runs[0].problem.target
+            if target.size != 2:
+                raise ValueError(f"the 'y' panel needs a problem with two outputs, got {target.size}")
+            for i, run in enumerate(runs):
+                ys = output_path(run)
+                ax.plot(ys[:, 0], ys[:, 1], marker=MARKERS.get(run.rule, "o"), markersize=3.5, linewidth=1.2,
+                        color=colors[i], label=names[i])
+            anchors = np.vstack([target] + [output_path(run)[:1] for run in runs])
+            (x_low, x_high), (y_low, y_high) = _window(anchors)
+            ax.plot([target[0]], [target[1]], marker="*", markersize=11, color="#F0E442", markeredgecolor="k",
+                    linestyle="none", label="target $y^*$")
+            ax.set_xlim(x_low, x_high)
+            ax.set_ylim(y_low, y_high)
+            ax.set_xlabel("$y_1$")
+            ax.set_ylabel("$y_2$")
+            ax.set_title("the same iterates in $y$")
+            ax.legend(fontsize=9)
+        else:
+            for i, run in enumerate(runs):
+                losses = np.maximum(run.result.losses, 1e-300)
+                ax.semilogy(np.arange(losses.size), losses, color=colors[i], label=names[i])
+            for tol in sorted({run.tol for run in runs}):
+                ax.axhline(tol, color="k", linestyle=":", linewidth=1)
+            ax.plot([], [], color="k", linestyle=":", linewidth=1, label="tolerance")
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("loss $L$")
+            ax.legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def render(exploration: Exploration, *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), figsize=(9.0, 3.8),
+           panels: Sequence[str] = ("x", "loss"), minima=((0.0, 0.0),)):
+    """A figure of one run: by default the path on the landscape (left) and the loss curve (right).
+
+    ``panels`` and ``minima`` as in :func:`render_many`.
+    """
+    if tuple(panels) != ("x", "loss") and figsize == (9.0, 3.8):
+        figsize = None
+    return render_many([exploration], panels=panels, xlim=xlim, ylim=ylim, minima=minima, figsize=figsize)
 
 
 class Explorer:
     """The widget: controls, a summary line and an output area; see :func:`explorer`.
 
-    ``controls`` maps ``"alpha"``, ``"eta"``, ``"rule"``, ``"x1"``, ``"x2"`` to
-    their widgets; ``last`` is the latest :class:`Exploration`; ``widget`` is
-    the box to display (the object displays itself in a notebook).
+    ``controls`` maps ``"alpha"``, ``"eta"``, ``"rule"``, ``"x1"``, ``"x2"``
+    (and ``"problem"`` when the explorer offers several problems) to their
+    widgets; ``last`` is the latest :class:`Exploration`; ``widget`` is the box
+    to display (the object displays itself in a notebook).
     """
 
     def __init__(self, make_problem, rules_available, *, alpha_range, eta_range, start, xlim, ylim,
-                 steps, tol_rel, alpha, eta, rule, draw):
+                 steps, tol_rel, alpha, eta, rule, draw, problems_available=None, problem=None,
+                 panels=("x", "loss"), minima=((0.0, 0.0),)):
         import ipywidgets as widgets
 
         self._make_problem = make_problem
         self._rules = dict(DEFAULT_RULES if rules_available is None else rules_available)
+        self._problems = None if problems_available is None else dict(problems_available)
         self._xlim, self._ylim = tuple(xlim), tuple(ylim)
         self._steps, self._tol_rel, self._draw = steps, tol_rel, draw
+        self._panels = tuple(panels)
+        if not self._panels or any(panel not in PANELS for panel in self._panels):
+            raise ValueError(f"panels must be a non-empty sequence of {PANELS}, got {panels!r}")
+        self._minima = minima
         low_a, high_a = (check_positive(v, "alpha_range") for v in alpha_range)
         low_e, high_e = (check_positive(v, "eta_range") for v in eta_range)
         if not (low_a < high_a and low_e < high_e):
@@ -192,8 +382,18 @@ class Explorer:
         start = as_vector(start, "start", size=2)
         if rule not in self._rules:
             raise ValueError(f"rule must be one of {sorted(self._rules)}, got {rule!r}")
+        if self._problems is not None:
+            if not self._problems or not all(callable(f) for f in self._problems.values()):
+                raise ValueError("problems_available must map names to functions alpha -> Problem")
+            problem = next(iter(self._problems)) if problem is None else problem
+            if problem not in self._problems:
+                raise ValueError(f"problem must be one of {sorted(self._problems)}, got {problem!r}")
         layout = {"style": {"description_width": "70px"}, "layout": widgets.Layout(width="420px")}
-        self.controls = {
+        self.controls = {}
+        if self._problems is not None:
+            self.controls["problem"] = widgets.Dropdown(options=list(self._problems), value=problem,
+                                                        description="problem", **layout)
+        self.controls.update({
             "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=np.log10(low_a), max=np.log10(high_a),
                                             step=0.05, description="alpha", readout_format=".3g", **layout),
             "eta": widgets.FloatLogSlider(value=eta, base=10, min=np.log10(low_e), max=np.log10(high_e),
@@ -203,7 +403,7 @@ class Explorer:
                                       description="start x1", **layout),
             "x2": widgets.FloatSlider(value=float(start[1]), min=self._ylim[0], max=self._ylim[1], step=0.05,
                                       description="start x2", **layout),
-        }
+        })
         self.summary = widgets.HTML()
         self.output = widgets.Output()
         self.widget = widgets.VBox([*self.controls.values(), self.summary, self.output])
@@ -213,14 +413,27 @@ class Explorer:
         self.update()
 
     def parameters(self) -> dict:
-        """The arguments of :func:`explore` that the controls currently hold."""
+        """The arguments of :func:`explore` that the controls currently hold (the problem aside)."""
         c = self.controls
         return {"alpha": c["alpha"].value, "eta": c["eta"].value, "rule_name": c["rule"].value,
                 "start": (c["x1"].value, c["x2"].value)}
 
+    def problem_factory(self) -> Callable[[float], Problem]:
+        """The function ``alpha -> Problem`` that the controls currently select."""
+        if self._problems is None:
+            return self._make_problem
+        return self._problems[self.controls["problem"].value]
+
+    def minima(self):
+        """The points marked as minimisers for the current problem."""
+        if isinstance(self._minima, Mapping):
+            key = self.controls["problem"].value if self._problems is not None else None
+            return self._minima.get(key, ())
+        return self._minima
+
     def update(self, change=None) -> Exploration:
         """Re-run :func:`explore` with the current controls and redraw."""
-        self.last = explore(**self.parameters(), steps=self._steps, make_problem=self._make_problem,
+        self.last = explore(**self.parameters(), steps=self._steps, make_problem=self.problem_factory(),
                             rules_available=self._rules, tol_rel=self._tol_rel)
         self.summary.value = f"<code>{self.last.summary}</code>"
         if self._draw:
@@ -229,7 +442,8 @@ class Explorer:
 
             with self.output:
                 clear_output(wait=True)
-                fig = render(self.last, xlim=self._xlim, ylim=self._ylim)
+                fig = render(self.last, xlim=self._xlim, ylim=self._ylim, panels=self._panels,
+                             minima=self.minima())
                 display(fig)
                 plt.close(fig)
         return self.last
@@ -242,12 +456,20 @@ def explorer(make_problem: Callable[[float], Problem] = problems.alpha_scaled,
              rules_available: Optional[Mapping[str, Callable[[float], rules.Rule]]] = None, *,
              alpha_range=(0.1, 1000.0), eta_range=(1e-7, 2.0), start=(1.5, 1.5),
              xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), steps: int = 200, tol_rel: float = 1e-8,
-             alpha: float = 10.0, eta: float = 0.0198, rule: str = "GD", draw: bool = True) -> Explorer:
+             alpha: float = 10.0, eta: float = 0.0198, rule: str = "GD", draw: bool = True,
+             problems_available: Optional[Mapping[str, Callable[[float], Problem]]] = None,
+             problem: Optional[str] = None, panels: Sequence[str] = ("x", "loss"),
+             minima=((0.0, 0.0),)) -> Explorer:
     r"""Build the explorer: log sliders for :math:`\alpha` and :math:`\eta`, a rule dropdown, start sliders.
 
     Every change re-runs :func:`explore` and redraws the landscape, the path
     and the loss curve, and prints the iterations to ``tol_rel`` :math:`L(x_0)`
     and the final loss.  ``draw=False`` skips the figure (for tests).
+
+    ``problems_available`` (name -> ``alpha -> Problem``) adds a problem
+    dropdown, starting at ``problem``, and replaces ``make_problem``;
+    ``panels`` chooses the plots (see :func:`render_many`); ``minima`` are the
+    points starred on the landscape, or a mapping from problem name to them.
 
     >>> box = explorer(draw=False)
     >>> box.controls["rule"].value = "PG"
@@ -256,4 +478,5 @@ def explorer(make_problem: Callable[[float], Problem] = problems.alpha_scaled,
     """
     return Explorer(make_problem, rules_available, alpha_range=alpha_range, eta_range=eta_range, start=start,
                     xlim=xlim, ylim=ylim, steps=check_int(steps, "steps", minimum=1), tol_rel=tol_rel,
-                    alpha=alpha, eta=eta, rule=rule, draw=draw)
+                    alpha=alpha, eta=eta, rule=rule, draw=draw, problems_available=problems_available,
+                    problem=problem, panels=panels, minima=minima)
