@@ -17,6 +17,13 @@ SHELL := /bin/bash
 # the book silently loses its figures. Only the plain pytest stage sets Agg.
 unexport MPLBACKEND
 
+# One BLAS thread: the course's matrices are small, where threads only add overhead and,
+# on a busy 2-core machine, slow a 50x50 solve down a hundredfold; it also fixes the order
+# of floating-point sums, so stored outputs are reproduced bit for bit.
+export OPENBLAS_NUM_THREADS := 1
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin

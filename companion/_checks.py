@@ -11,7 +11,10 @@ import numbers
 
 import numpy as np
 
+from .errors import NonFiniteError
+
 __all__ = [
+    "as_real_array",
     "as_vector",
     "as_matrix",
     "check_finite",
@@ -19,6 +22,49 @@ __all__ = [
     "check_fraction",
     "check_int",
 ]
+
+
+def as_real_array(value, name: str, *, what: str = "an array") -> np.ndarray:
+    """Return ``value`` as a float array of any shape, or raise ``TypeError`` naming ``name``.
+
+    Refuses what ``np.asarray(value, dtype=float)`` would silently turn into
+    numbers: booleans, complex values (whose imaginary part would be dropped)
+    and strings.  Finiteness and shape are the caller's business.  Like
+    ``np.asarray`` it does not copy a float array.
+
+    >>> as_real_array([[1, 2]], "m")
+    array([[1., 2.]])
+    >>> as_real_array([True, False], "x0")
+    Traceback (most recent call last):
+    ...
+    TypeError: x0 must be an array of real numbers, got booleans; pass 0.0 and 1.0 if you mean numbers
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be {what} of numbers, got {type(value).__name__}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be {what} of real numbers; could not convert "
+            f"{type(value).__name__} ({exc})"
+        ) from None
+    kind = raw.dtype.kind
+    if kind == "O" and raw.size:
+        kinds = {np.asarray(item).dtype.kind for item in raw.flat}
+        kind = next((k for k in "bcUS" if k in kinds), kind)
+    if kind == "b":
+        raise TypeError(f"{name} must be {what} of real numbers, got booleans; pass 0.0 and 1.0 if you mean numbers")
+    if kind == "c":
+        raise TypeError(f"{name} must be {what} of real numbers, got complex values")
+    if kind in "USV":
+        raise TypeError(f"{name} must be {what} of real numbers, got {type(value).__name__} of strings or bytes")
+    try:
+        return np.asarray(raw, dtype=float)  # no copy if it is a float array already
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{name} must be {what} of real numbers; could not convert "
+            f"{type(value).__name__} ({exc})"
+        ) from None
 
 
 def as_vector(value, name: str, *, size: int | None = None) -> np.ndarray:
@@ -31,15 +77,7 @@ def as_vector(value, name: str, *, size: int | None = None) -> np.ndarray:
     >>> as_vector(3.0, "x0")
     array([3.])
     """
-    if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name} must be an array of real numbers; could not convert "
-            f"{type(value).__name__} ({exc})"
-        ) from None
+    array = as_real_array(value, name)
     if array.ndim == 0:
         array = array.reshape(1)
     if array.ndim != 1:
@@ -57,10 +95,7 @@ def as_vector(value, name: str, *, size: int | None = None) -> np.ndarray:
 
 def as_matrix(value, name: str, *, shape: tuple[int, int] | None = None) -> np.ndarray:
     """Return ``value`` as a finite 2-D float array, or raise a clear error."""
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a matrix of real numbers ({exc})") from None
+    array = as_real_array(value, name, what="a matrix")
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix, got an array of shape {array.shape}")
     if array.size == 0:
@@ -72,10 +107,10 @@ def as_matrix(value, name: str, *, shape: tuple[int, int] | None = None) -> np.n
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
-    """Raise ``ValueError`` naming ``name`` if ``array`` holds NaN or inf."""
+    """Raise :class:`~companion.errors.NonFiniteError` (a ``ValueError``) naming ``name`` if ``array`` holds NaN or inf."""
     if not np.all(np.isfinite(array)):
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ValueError(
+        raise NonFiniteError(
             f"{name} contains {bad} non-finite value(s) (NaN or inf); "
             f"check the inputs or the function that produced them"
         )
@@ -86,7 +121,7 @@ def _real_scalar(value, name: str) -> float:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     value = float(value)
     if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise NonFiniteError(f"{name} must be finite, got {value}")
     return value
 
 

@@ -9,7 +9,7 @@ code  name         meaning
 ====  ===========  ======================================================
 0     converged    the loss fell to ``tol`` or below
 1     max_steps    ``steps`` iterations done
-2     non_finite   the step or the new point was NaN/inf
+2     non_finite   the step, the new point, its loss or a derivative was NaN/inf
 3     diverged     the loss grew by more than ``blowup`` times its start
 4     rule_failed  the rule raised (singular matrix, no inverse, ...)
 5     callback     the callback returned ``True``
@@ -27,6 +27,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ._checks import as_vector, check_int, check_positive
+from .errors import NonFiniteError
 from .problems import Problem
 from .rules import Rule
 
@@ -124,6 +125,8 @@ def minimize(
         Called with an :class:`Iterate` after each step; returning ``True``
         stops the run (status 5).
 
+    Examples
+    --------
     >>> from companion import problems, rules
     >>> result = minimize(problems.alpha_scaled(100.0), [1.0, 1.0], rules.newton(), tol=1e-12)
     >>> result.status, result.nit, result.x
@@ -147,7 +150,7 @@ def minimize(
 
     start = time.perf_counter()
     y = problem.output(x)
-    loss = problem.loss_of_output(y)
+    loss = problem._loss_value(y)
     if not np.isfinite(loss):
         raise ValueError(f"the loss of {problem.name!r} at x0 is {loss} (overflow?); start closer to the target")
     limit = blowup * max(loss, np.finfo(float).tiny)
@@ -161,7 +164,10 @@ def minimize(
     for k in range(1, steps + 1):
         try:
             with np.errstate(all="ignore"):
-                dx, state = rule.step(problem, x, state)
+                returned = rule.step(problem, x, state)
+            if not (isinstance(returned, tuple) and len(returned) == 2):
+                raise ValueError(f"{rule.name}.step must return a pair (dx, state), got {type(returned).__name__}")
+            dx, state = returned
             dx = np.asarray(dx, dtype=float)
             if dx.shape != x.shape:
                 raise ValueError(f"{rule.name} returned a step of shape {dx.shape}, expected {x.shape}")
@@ -170,16 +176,18 @@ def minimize(
                 break
             with np.errstate(all="ignore"):
                 x_new = x + dx
-                y_new = problem.simulator(x_new)
-            y_new = np.asarray(y_new, dtype=float).reshape(-1)
-            if not (np.all(np.isfinite(x_new)) and np.all(np.isfinite(y_new))):
+                y_new = problem._simulate(x_new) if np.all(np.isfinite(x_new)) else None
+            if y_new is None or not np.all(np.isfinite(y_new)):
                 status, message = 2, f"x or P(x) became non-finite at step {k}; reduce eta"
                 break
             with np.errstate(all="ignore"):
-                loss_new = problem.loss_of_output(y_new)
+                loss_new = problem._loss_value(y_new)
             if not np.isfinite(loss_new):
                 status, message = 2, f"the loss became non-finite at step {k}; reduce eta"
                 break
+        except NonFiniteError as exc:  # a derivative, inverse or loss gradient came back NaN/inf
+            status, message = 2, f"{rule.name} met a non-finite value at step {k}: {exc}"
+            break
         except ValueError as exc:  # includes SingularMatrixError, InverseError, MissingCapabilityError
             status, message = 4, f"{rule.name} failed at step {k}: {exc}"
             break

@@ -6,7 +6,7 @@ every input problem; the subclasses let callers react to one kind.
 
 import numpy as np
 
-__all__ = ["MissingCapabilityError", "SingularMatrixError", "InverseError"]
+__all__ = ["MissingCapabilityError", "SingularMatrixError", "InverseError", "NonFiniteError"]
 
 
 class MissingCapabilityError(ValueError):
@@ -22,3 +22,11 @@ class SingularMatrixError(np.linalg.LinAlgError):
 
 class InverseError(ValueError):
     """A local inverse ``P^{-1}(y; x0)`` has no solution for the requested ``y``."""
+
+
+class NonFiniteError(ValueError):
+    """A value that must be finite is NaN or inf (an input, or what a user function returned).
+
+    :func:`~companion.minimize` reports one met during a step as status 2
+    (``non_finite``), not as a failed rule.
+    """

@@ -41,7 +41,8 @@ def condition_number(matrix, name: str = "matrix") -> float:
     """
     matrix = as_matrix(matrix, name)
     s = _svd(matrix, name)[1]
-    return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
+    with np.errstate(over="ignore"):
+        return float(s[0] / s[-1]) if s[-1] > 0 else float("inf")
 
 
 def svd_power(matrix, kappa: float, *, rtol: float = DEFAULT_RTOL, name: str = "matrix") -> np.ndarray:
@@ -66,12 +67,19 @@ def svd_power(matrix, kappa: float, *, rtol: float = DEFAULT_RTOL, name: str = "
     rtol = check_fraction(rtol, "rtol")
     u, s, vt = _svd(matrix, name)
     powered = np.zeros_like(s)
-    if kappa >= 0:
-        powered = s**kappa
-    else:
-        keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
-        powered[keep] = s[keep] ** kappa
-    return (vt.T * powered) @ u.T
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if kappa >= 0:
+            powered = s**kappa
+        else:
+            keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
+            powered[keep] = s[keep] ** kappa
+        result = (vt.T * powered) @ u.T
+    if not np.all(np.isfinite(result)):
+        raise SingularMatrixError(
+            f"{name}^{kappa:g} overflows: its singular values run from {s[-1]:.3g} to {s[0]:.3g}; "
+            f"rescale the matrix (or raise rtol)"
+        )
+    return result
 
 
 def pinv(matrix, *, rtol: float = DEFAULT_RTOL, name: str = "matrix") -> np.ndarray:
@@ -102,6 +110,7 @@ def solve(matrix, rhs, *, rtol: float = DEFAULT_RTOL, name: str = "matrix", reme
     array([0.5 , 0.25])
     """
     matrix = as_matrix(matrix, name)
+    rtol = check_fraction(rtol, "rtol")
     hint = f"; {remedy}" if remedy else ""
     rows, cols = matrix.shape
     if rows != cols:
@@ -111,9 +120,17 @@ def solve(matrix, rhs, *, rtol: float = DEFAULT_RTOL, name: str = "matrix", reme
     rhs = as_vector(rhs, "rhs", size=rows)
     u, s, vt = _svd(matrix, name)
     if s[0] == 0 or s[-1] <= rtol * s[0]:
-        cond = float("inf") if s[-1] == 0 else s[0] / s[-1]
+        with np.errstate(over="ignore"):
+            cond = float("inf") if s[-1] == 0 else float(s[0] / s[-1])
+        threshold = 1 / rtol if rtol > 0 else float("inf")
         raise SingularMatrixError(
             f"{name} is singular or nearly so (condition number {cond:.3g}, "
-            f"threshold {1 / rtol:.3g}){hint}"
+            f"threshold {threshold:.3g}){hint}"
         )
-    return vt.T @ ((u.T @ rhs) / s)
+    with np.errstate(over="ignore", invalid="ignore"):
+        solution = vt.T @ ((u.T @ rhs) / s)
+    if not np.all(np.isfinite(solution)):
+        raise SingularMatrixError(
+            f"the solution of {name} z = rhs overflows (smallest singular value {s[-1]:.3g}){hint}"
+        )
+    return solution

@@ -18,9 +18,11 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._checks import as_vector, check_finite, check_positive
+import numbers
+
+from ._checks import _real_scalar, as_real_array, as_vector, check_finite, check_positive
 from . import linalg
-from .errors import InverseError, MissingCapabilityError
+from .errors import InverseError, MissingCapabilityError, NonFiniteError, SingularMatrixError
 
 __all__ = [
     "Loss",
@@ -43,12 +45,16 @@ class Loss:
 
     ``value(y, target) -> float``, ``gradient(y, target) -> (m,)`` (the column
     :math:`(\partial L/\partial y)^\top`), ``hessian(y, target) -> (m, m)``.
+    ``isotropic_curvature`` is :math:`c` when the Hessian is :math:`c I` for
+    every :math:`y` (as for :func:`squared_error`); rules then skip the
+    :math:`O(m^3)` solves with it.  Leave it ``None`` for any other loss.
     """
 
     value: Callable[[np.ndarray, np.ndarray], float]
     gradient: Callable[[np.ndarray, np.ndarray], np.ndarray]
     hessian: Callable[[np.ndarray, np.ndarray], np.ndarray]
     name: str = "loss"
+    isotropic_curvature: Optional[float] = None
 
 
 def squared_error(scale: float = 1.0) -> Loss:
@@ -77,7 +83,7 @@ def squared_error(scale: float = 1.0) -> Loss:
         return c * np.eye(y.size)
 
     name = "1/2 |y - y*|^2" if c == 1.0 else f"{c:g}/2 |y - y*|^2"
-    return Loss(value, gradient, hessian, name)
+    return Loss(value, gradient, hessian, name, isotropic_curvature=c)
 
 
 # --------------------------------------------------------------------------- problem
@@ -114,7 +120,7 @@ class Problem:
         Optional Hessian of :math:`L` in :math:`x` (takes precedence).
     inverse
         Optional local inverse ``inverse(y, x0)``: the :math:`x` with
-        :math:`P(x) = y` closest to ``x0``; raise :class:`InverseError` if none.
+        :math:`P(x) = y` closest to ``x0``; raise :class:`~companion.errors.InverseError` if none.
     name
         Used in messages.
     affine
@@ -122,6 +128,8 @@ class Problem:
         Hessian of :math:`L` is then :math:`J^\top L_{yy} J`, with no
         :math:`m \times n \times n` tensor of zeros.
 
+    Notes
+    -----
     The ``*_at`` methods evaluate these pieces with their shapes and finiteness
     checked, so a wrong user function is reported where it is called.
 
@@ -152,6 +160,10 @@ class Problem:
                 raise TypeError(f"{attribute} must be callable or None, got {type(value).__name__}")
         if not isinstance(self.loss, Loss):
             raise TypeError(f"loss must be a companion.problems.Loss, got {type(self.loss).__name__}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__}")
+        if not isinstance(self.affine, (bool, np.bool_)):
+            raise TypeError(f"affine must be True or False, got {type(self.affine).__name__}")
         object.__setattr__(self, "target", as_vector(self.target, "target"))
 
     # sizes ----------------------------------------------------------------
@@ -171,21 +183,55 @@ class Problem:
     # checked evaluations --------------------------------------------------
     def output(self, x) -> np.ndarray:
         """:math:`y = P(x)`, checked to be a finite ``(m,)`` array."""
-        x = as_vector(x, "x")
-        try:
-            y = _call_vector(self.simulator, (x,), f"simulator of {self.name!r}", self.output_size)
-        except IndexError as exc:
-            raise ValueError(
-                f"simulator of {self.name!r} failed on an x with {x.size} component(s) ({exc}); "
-                f"is x (or x0) of the right length?"
-            ) from None
+        y = self._simulate(as_vector(x, "x"))
+        check_finite(y, f"output of the simulator of {self.name!r}")
         return y
 
+    def _simulate(self, x: np.ndarray) -> np.ndarray:
+        """:math:`P(x)` for a checked vector ``x``: an ``(m,)`` float array, *not* checked to be finite.
+
+        The driver uses it to tell a non-finite output (status 2) from a failing simulator.
+        """
+        what = f"simulator of {self.name!r}"
+        try:
+            value = self.simulator(x)
+        except (IndexError, ValueError) as exc:
+            if isinstance(exc, _COMPANION_ERRORS):
+                raise
+            raise ValueError(
+                f"{what} failed on an x with {x.size} component(s) ({type(exc).__name__}: {exc}); "
+                f"is x (or x0) of the right length?"
+            ) from exc
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            raise ValueError(f"{what} raised {type(exc).__name__} on an x with {x.size} component(s): {exc}") from exc
+        return _as_output(value, (self.output_size,), what, scalar_ok=True)
+
     def loss_of_output(self, y) -> float:
-        """:math:`L(y)` for an output ``y``."""
+        """:math:`L(y)` for an output ``y``.
+
+        ``inf`` when the loss overflows; a loss that returns NaN or ``-inf``, a
+        non-number, or raises is reported with a ``ValueError`` naming it.
+        """
         y = as_vector(y, "y", size=self.output_size)
-        value = float(self.loss.value(y, self.target))
+        value = self._loss_value(y)
+        if np.isnan(value) or value == -np.inf:
+            raise NonFiniteError(f"the loss {self.loss.name!r} of {self.name!r} returned {value}")
         return value
+
+    def _loss_value(self, y: np.ndarray) -> float:
+        """The user's loss at a checked ``y`` as a float (possibly NaN or inf)."""
+        what = f"the loss {self.loss.name!r} of {self.name!r}"
+        value = _call_user(self.loss.value, (y, self.target), what)
+        if isinstance(value, (str, bytes, bool, np.bool_)) or value is None:
+            raise ValueError(f"{what} must return a real number, got {type(value).__name__}")
+        if isinstance(value, numbers.Real):
+            return float(value)
+        array = _returned(value, (), what)
+        if array.size != 1:
+            raise ValueError(f"{what} must return one number, got an array of shape {array.shape}")
+        return float(array.reshape(()))
 
     def loss_at(self, x) -> float:
         """:math:`L(P(x))`."""
@@ -194,27 +240,31 @@ class Problem:
     def jacobian_at(self, x) -> np.ndarray:
         """:math:`J(x)`, checked to be a finite ``(m, n)`` array."""
         x = as_vector(x, "x")
-        jac = np.asarray(self.jacobian(x), dtype=float)
+        what = f"jacobian of {self.name!r}"
+        jac = _returned(_call_user(self.jacobian, (x,), what), (self.output_size, x.size), what)
         expected = (self.output_size, x.size)
         if self.output_size == 1 and x.size == 1 and jac.size == 1:
             jac = jac.reshape(1, 1)
         if jac.shape != expected:
             raise ValueError(
-                f"jacobian of {self.name!r} returned shape {jac.shape}, expected {expected} "
+                f"{what} returned shape {jac.shape}, expected {expected} "
                 f"(rows: outputs y, columns: inputs x)"
             )
-        check_finite(jac, f"jacobian of {self.name!r} at x")
+        check_finite(jac, f"{what} at x")
         return jac
 
     def loss_gradient_in_y(self, y) -> np.ndarray:
         r""":math:`(\partial L/\partial y)^\top` at ``y``."""
         y = as_vector(y, "y", size=self.output_size)
-        return _checked(self.loss.gradient(y, self.target), (y.size,), "loss gradient in y")
+        what = "loss gradient in y"
+        return _checked(_call_user(self.loss.gradient, (y, self.target), f"{what} of {self.name!r}"), (y.size,), what)
 
     def loss_hessian_in_y(self, y) -> np.ndarray:
         r""":math:`\partial^2 L/\partial y^2` at ``y``."""
         y = as_vector(y, "y", size=self.output_size)
-        return _checked(self.loss.hessian(y, self.target), (y.size, y.size), "loss Hessian in y")
+        what = "loss Hessian in y"
+        return _checked(_call_user(self.loss.hessian, (y, self.target), f"{what} of {self.name!r}"),
+                        (y.size, y.size), what)
 
     def gradient_at(self, x) -> np.ndarray:
         r""":math:`\nabla_x L = J^\top (\partial L/\partial y)^\top` (chain rule)."""
@@ -242,12 +292,12 @@ class Problem:
         grad_y = self.loss_gradient_in_y(y)
         gradient = jac.T @ grad_y
         if self.hessian is not None:
-            return gradient, _checked(self.hessian(x), (n, n), f"hessian of {self.name!r}")
+            what = f"hessian of {self.name!r}"
+            return gradient, _checked(_call_user(self.hessian, (x,), what), (n, n), what)
         hessian = jac.T @ self.loss_hessian_in_y(y) @ jac
         if self.second_derivatives is not None:
-            second = _checked(
-                self.second_derivatives(x), (self.output_size, n, n), f"second_derivatives of {self.name!r}"
-            )
+            what = f"second_derivatives of {self.name!r}"
+            second = _checked(_call_user(self.second_derivatives, (x,), what), (self.output_size, n, n), what)
             hessian = hessian + np.tensordot(grad_y, second, axes=1)
         return gradient, hessian
 
@@ -263,6 +313,9 @@ class Problem:
         For :math:`L = \tfrac12|y-y^*|^2` this is :math:`\eta\,(y^* - y)`.
         """
         y = as_vector(y, "y", size=self.output_size)
+        eta = _real_scalar(eta, "eta")
+        if self.loss.isotropic_curvature is not None:  # L_yy = c I: no solve needed
+            return -eta * self.loss_gradient_in_y(y) / self.loss.isotropic_curvature
         return -eta * linalg.solve(
             self.loss_hessian_in_y(y),
             self.loss_gradient_in_y(y),
@@ -276,7 +329,10 @@ class Problem:
             raise MissingCapabilityError(_MISSING_INVERSE.format(name=self.name))
         y = as_vector(y, "y", size=self.output_size)
         x0 = as_vector(x0, "x0")
-        return _call_vector(self.inverse, (y, x0), f"inverse of {self.name!r}", x0.size)
+        what = f"inverse of {self.name!r}"
+        x = _as_output(_call_user(self.inverse, (y, x0), what), (x0.size,), what, scalar_ok=True)
+        check_finite(x, f"output of the {what}")
+        return x
 
     def with_target(self, target) -> "Problem":
         """The same problem with another target :math:`y^*`.
@@ -293,25 +349,56 @@ class Problem:
         return replace(self, target=as_vector(target, "target", size=self.output_size))
 
 
+#: Errors of companion itself that carry their own meaning (an inverse without a
+#: preimage, a singular matrix, a NaN already named): they pass through user
+#: functions unchanged, so callers can still catch them by class.
+_COMPANION_ERRORS = (InverseError, MissingCapabilityError, SingularMatrixError, NonFiniteError)
+_PASS_THROUGH = _COMPANION_ERRORS + (MemoryError, RecursionError)
+
+
+def _call_user(function, args, what: str):
+    """Call a user-supplied function; any exception it raises is re-raised as a ``ValueError`` naming ``what``."""
+    try:
+        return function(*args)
+    except _PASS_THROUGH:
+        raise
+    except Exception as exc:
+        raise ValueError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _returned(value, shape, what: str) -> np.ndarray:
+    """What a user function returned, as a float array; ``ValueError`` naming the function if it is not numbers.
+
+    A ``ValueError`` (not a ``TypeError``): the caller passed the right things, the
+    function gave back something unusable, and :func:`~companion.minimize` reports
+    that as a failed step rather than crashing.
+    """
+    if value is None:
+        raise ValueError(f"{what} returned None; it must return an array of shape {tuple(shape)} (missing return?)")
+    try:
+        return as_real_array(value, f"the value returned by the {what}")
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _as_output(value, shape, what: str, *, scalar_ok: bool = False) -> np.ndarray:
+    """What a user function returned, as a float array of ``shape`` (finiteness not checked)."""
+    array = _returned(value, shape, what)
+    if scalar_ok and array.ndim == 0:
+        array = array.reshape(1)
+    if array.shape != tuple(shape):
+        raise ValueError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
+    return array
+
+
 def _checked(value, shape, what: str) -> np.ndarray:
-    array = np.asarray(value, dtype=float)
+    array = _returned(value, shape, what)
     if array.shape != tuple(shape):
         if array.size == int(np.prod(shape)) and array.size == 1:
             array = array.reshape(shape)
         else:
             raise ValueError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
     check_finite(array, what)
-    return array
-
-
-def _call_vector(function, args, what: str, size: int) -> np.ndarray:
-    value = function(*args)
-    array = np.asarray(value, dtype=float)
-    if array.ndim == 0:
-        array = array.reshape(1)
-    if array.shape != (size,):
-        raise ValueError(f"{what} returned shape {array.shape}, expected ({size},)")
-    check_finite(array, f"output of the {what}")
     return array
 
 
@@ -329,26 +416,37 @@ def reparametrize(problem: Problem, scale) -> Problem:
     >>> q.output(np.array([1.0, 0.01]))
     array([1., 1.])
     """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
     scale = as_vector(scale, "scale")
     if np.any(scale == 0):
         raise ValueError("scale must have no zero component: x = scale * z must be invertible")
 
+    def to_x(z):
+        z = np.asarray(z, dtype=float)
+        if z.ndim == 0 or z.shape[-1] != scale.size:
+            raise ValueError(
+                f"z has shape {z.shape} but the scale of the reparametrisation has {scale.size} "
+                f"component(s), one per component of x"
+            )
+        return scale * z
+
     def simulator(z):
-        return problem.simulator(scale * z)
+        return problem.simulator(to_x(z))
 
     def jacobian(z):
-        return problem.jacobian_at(scale * z) * scale
+        return problem.jacobian_at(to_x(z)) * scale
 
     second = hessian = inverse = None
     if problem.second_derivatives is not None:
         def second(z):
-            return problem.second_derivatives(scale * z) * np.outer(scale, scale)
+            return problem.second_derivatives(to_x(z)) * np.outer(scale, scale)
     if problem.hessian is not None:
         def hessian(z):
-            return problem.hessian(scale * z) * np.outer(scale, scale)
+            return problem.hessian(to_x(z)) * np.outer(scale, scale)
     if problem.inverse is not None:
         def inverse(y, z0):
-            return problem.invert(y, scale * z0) / scale
+            return problem.invert(y, to_x(z0)) / scale
 
     return Problem(
         simulator, jacobian, problem.target, problem.loss, second, hessian, inverse,
@@ -368,7 +466,7 @@ def alpha_scaled(alpha: float = 1.0, target=(0.0, 0.0), loss: Loss | None = None
     array([[1., 0.],
            [0., 3.]])
     """
-    if isinstance(alpha, bool) or not np.isscalar(alpha):
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"alpha must be a real number, got {type(alpha).__name__}")
     alpha = float(alpha)
     if not np.isfinite(alpha) or alpha == 0:
@@ -377,8 +475,8 @@ def alpha_scaled(alpha: float = 1.0, target=(0.0, 0.0), loss: Loss | None = None
     return Problem(
         simulator=lambda x: diagonal * x,
         jacobian=lambda x: np.diag(diagonal),
-        target=target,
-        loss=loss or squared_error(),
+        target=as_vector(target, "target", size=2),
+        loss=squared_error() if loss is None else loss,
         second_derivatives=lambda x: np.zeros((2, 2, 2)),
         inverse=lambda y, x0: y / diagonal,
         name=f"alpha-scaled (alpha={alpha:g})",
@@ -408,8 +506,8 @@ def square_second(target=(0.0, 0.0), loss: Loss | None = None) -> Problem:
     return Problem(
         simulator=lambda x: np.array([x[0], x[1] ** 2]),
         jacobian=lambda x: np.array([[1.0, 0.0], [0.0, 2.0 * x[1]]]),
-        target=target,
-        loss=loss or squared_error(),
+        target=as_vector(target, "target", size=2),
+        loss=squared_error() if loss is None else loss,
         second_derivatives=lambda x: np.array([np.zeros((2, 2)), [[0.0, 0.0], [0.0, 2.0]]]),
         inverse=_square_second_inverse,
         name="y = (x1, x2^2)",
@@ -436,7 +534,7 @@ def scalar_square(target: float = 1.0) -> Problem:
     return Problem(
         simulator=lambda x: x**2,
         jacobian=lambda x: np.array([[2.0 * x[0]]]),
-        target=[target],
+        target=as_vector(target, "target", size=1),
         second_derivatives=lambda x: np.array([[[2.0]]]),
         inverse=_scalar_square_inverse,
         name="y = x^2",
@@ -458,7 +556,7 @@ def exponential(target: float = 1.0) -> Problem:
     return Problem(
         simulator=np.exp,
         jacobian=lambda x: np.array([[np.exp(x[0])]]),
-        target=[target],
+        target=as_vector(target, "target", size=1),
         second_derivatives=lambda x: np.array([[[np.exp(x[0])]]]),
         inverse=_log_inverse,
         name="y = exp(x)",

@@ -11,17 +11,17 @@ The *direction* of each rule is a separate function with unit step size
 simulator is the exception: its step size acts in :math:`y` space, inside the
 nonlinear inverse, so it cannot be factored out of the direction.
 
-=================  ==============================================================  =========================
-rule               update                                                          needs from the problem
-=================  ==============================================================  =========================
-``gd``             :math:`-\eta \nabla_x L`                                        Jacobian
-``adam``           :math:`-\eta\, \hat m / (\sqrt{\hat v} + \epsilon)`             Jacobian
-``newton``         :math:`-\eta\, H^{-1} \nabla_x L`                              second derivatives
-``gauss_newton``   :math:`-\eta\, (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`  Jacobian
-``bfgs``           :math:`-t\, B_k \nabla_x L`, :math:`B_k \approx H^{-1}`          Jacobian
-``ig``             :math:`J^{-1} \Delta y`, :math:`\Delta y = -\eta L_{yy}^{-1} (\partial L/\partial y)^\top`  square Jacobian
-``pg``             :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`                      local inverse
-=================  ==============================================================  =========================
+================  ==========================================================================================  ======================
+rule              update                                                                                      needs from the problem
+================  ==========================================================================================  ======================
+``gd``            :math:`-\eta \nabla_x L`                                                                    Jacobian
+``adam``          :math:`-\eta\, \hat m / (\sqrt{\hat v} + \epsilon)`                                         Jacobian
+``newton``        :math:`-\eta\, H^{-1} \nabla_x L`                                                           second derivatives
+``gauss_newton``  :math:`-\eta\, (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`                   Jacobian
+``bfgs``          :math:`-t\, B_k \nabla_x L`, :math:`B_k \approx H^{-1}`                                     Jacobian
+``ig``            :math:`J^{-1} \Delta y`, :math:`\Delta y = -\eta L_{yy}^{-1} (\partial L/\partial y)^\top`  square Jacobian
+``pg``            :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`                                                   local inverse
+================  ==========================================================================================  ======================
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def gd_direction(problem: Problem, x) -> np.ndarray:
     >>> gd_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
     array([  -1., -100.])
     """
-    return -problem.gradient_at(x)
+    return -_check_problem(problem).gradient_at(x)
 
 
 def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) -> np.ndarray:
@@ -124,7 +124,7 @@ def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) 
     array([-1., -1.])
     """
     x = as_vector(x, "x")
-    gradient, hessian = problem.gradient_and_hessian_at(x)
+    gradient, hessian = _check_problem(problem).gradient_and_hessian_at(x)
     diagonal = np.abs(np.diag(hessian))
     regular = diagonal > np.finfo(float).tiny  # zero (or denormal) diagonal entries keep the scale 1
     d = 1.0 / np.sqrt(np.where(regular, diagonal, 1.0))
@@ -149,7 +149,11 @@ def gauss_newton_direction(problem: Problem, x, *, rtol: float = 1e-10) -> np.nd
     # (J^T L_yy J)^+ J^T g = (R J)^+ R^{-T} g with R = L_yy^{1/2}: the pseudo-inverse acts on
     # R J, not on J^T L_yy J, so rtol truncates singular values of J (not of J^T J, whose
     # condition number is squared).
-    y = problem.output(x)
+    y = _check_problem(problem).output(x)
+    curvature = problem.loss.isotropic_curvature
+    if curvature is not None:  # L_yy = c I: the step is -J^+ g / c, one SVD of J
+        jac = problem.jacobian_at(x)
+        return -linalg.pinv(jac, rtol=rtol, name="J") @ problem.loss_gradient_in_y(y) / curvature
     loss_hessian = problem.loss_hessian_in_y(y)
     root = linalg.svd_power(loss_hessian, 0.5, name="L_yy")
     inverse_root = linalg.svd_power(loss_hessian, -0.5, name="L_yy")
@@ -168,7 +172,7 @@ def ig_direction(problem: Problem, x, dy, *, rtol: Optional[float] = None) -> np
     array([1. , 0.1])
     """
     x = as_vector(x, "x")
-    jac = problem.jacobian_at(x)
+    jac = _check_problem(problem).jacobian_at(x)
     dy = as_vector(dy, "dy", size=jac.shape[0])
     if rtol is None:
         # Columns scaled to unit norm first, so the singularity test does not depend
@@ -192,7 +196,8 @@ def pg_step(problem: Problem, x, eta: float = 1.0) -> np.ndarray:
     >>> pg_step(scalar_square(target=4.0), np.array([-1.0]))
     array([-1.])
     """
-    _require_inverse(problem)
+    _require_inverse(_check_problem(problem))
+    eta = check_positive(eta, "eta")
     x = as_vector(x, "x")
     y = problem.output(x)
     return problem.invert(y + problem.newton_step_in_y(y, eta), x) - x
@@ -293,6 +298,18 @@ def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None) -> Rule:
     return Rule("PG", init, step, eta)
 
 
+def _check_state(state, kind, rule: str, size: int) -> None:
+    if not isinstance(state, kind):
+        raise TypeError(
+            f"state of {rule} must be the {kind.__name__} that init(problem, x0) returned, got {type(state).__name__}"
+        )
+    first = state[0]
+    if np.shape(first)[0] != size:
+        raise ValueError(
+            f"x has {size} component(s) but the {rule} state was made by init for {np.shape(first)[0]}"
+        )
+
+
 class AdamState(NamedTuple):
     """First and second moment estimates and the step counter of Adam."""
 
@@ -325,7 +342,9 @@ def adam(eta: float = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: fl
         return AdamState(np.zeros_like(x0), np.zeros_like(x0), 0)
 
     def step(problem, x, state):
-        g = problem.gradient_at(x)
+        x = as_vector(x, "x")
+        _check_state(state, AdamState, "Adam", x.size)
+        g = _check_problem(problem).gradient_at(x)
         t = state.t + 1
         m = beta1 * state.m + (1 - beta1) * g
         v = beta2 * state.v + (1 - beta2) * g * g
@@ -352,9 +371,11 @@ def _bfgs_update(inverse_hessian, s, y):
     if sy <= 1e-12 * np.linalg.norm(s) * np.linalg.norm(y):
         return inverse_hessian  # curvature condition violated: skip the update
     rho = 1.0 / sy
-    identity = np.eye(s.size)
-    left = identity - rho * np.outer(s, y)
-    return left @ inverse_hessian @ left.T + rho * np.outer(s, s)
+    # (I - rho s y^T) B (I - rho y s^T) + rho s s^T, expanded so that it costs O(n^2):
+    # B - rho (s (B y)^T + (B y) s^T) + (rho^2 y^T B y + rho) s s^T  (B symmetric)
+    by = inverse_hessian @ y
+    return (inverse_hessian - rho * (np.outer(s, by) + np.outer(by, s))
+            + (rho * rho * float(y @ by) + rho) * np.outer(s, s))
 
 
 def _armijo(problem, x, direction, gradient, value, t=1.0, shrink=0.5, c1=1e-4, tries=60):
@@ -399,6 +420,8 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
         from scipy.optimize import line_search as wolfe_search
 
         x = as_vector(x, "x")
+        _check_state(state, BFGSState, "BFGS", x.size)
+        _check_problem(problem)
         memo = {key: (value, gradient) for key, value, gradient in state.evaluated}
 
         def value_and_gradient(point):

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ._checks import as_vector, check_int
+from ._checks import as_vector, check_int, check_positive
 from .driver import MinimizeResult, minimize
 from .problems import Problem
 from .rules import Rule
@@ -26,10 +26,12 @@ def log_grid(low: float, high: float, per_decade: int = 4) -> np.ndarray:
     >>> log_grid(0.01, 1, per_decade=2).round(4)
     array([0.01  , 0.0316, 0.1   , 0.3162, 1.    ])
     """
-    if not (np.isfinite(low) and np.isfinite(high) and 0 < low <= high):
+    low = check_positive(low, "low")
+    high = check_positive(high, "high")
+    if low > high:
         raise ValueError(f"need 0 < low <= high, got low={low!r}, high={high!r}")
     per_decade = check_int(per_decade, "per_decade", minimum=1)
-    count = int(round(np.log10(high / low) * per_decade)) + 1
+    count = int(round((np.log10(high) - np.log10(low)) * per_decade)) + 1
     return np.logspace(np.log10(low), np.log10(high), count)
 
 
@@ -67,8 +69,16 @@ def sweep_step_size(problem: Problem, x0, make_rule: Callable[[float], Rule], et
     (0.019, 583)
     """
     x0 = as_vector(x0, "x0")
-    etas = np.asarray(etas, dtype=float).reshape(-1)
-    if etas.size == 0 or not np.all(np.isfinite(etas)) or np.any(etas <= 0):
+    if isinstance(make_rule, Rule) or not callable(make_rule):
+        raise TypeError(
+            f"make_rule must be a function eta -> Rule such as rules.gd or lambda eta: rules.ig(eta), "
+            f"got {type(make_rule).__name__}"
+        )
+    if etas is None or (isinstance(etas, np.ndarray) and etas.size == 0) or (
+            isinstance(etas, (list, tuple)) and len(etas) == 0):
+        raise ValueError("etas must be a non-empty sequence of positive finite step sizes")
+    etas = as_vector(etas, "etas")
+    if np.any(etas <= 0):
         raise ValueError("etas must be a non-empty sequence of positive finite step sizes")
     results = tuple(minimize(problem, x0, make_rule(float(eta)), steps=steps, tol=tol, **options) for eta in etas)
     converged = [i for i, r in enumerate(results) if r.success]

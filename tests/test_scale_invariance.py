@@ -109,4 +109,6 @@ def test_gradient_descent_is_not_scale_invariant(problem, x0, alpha):
     # and the paths recorded by the driver part from the first step on
     runs = [minimize(problem, x0, rule, steps=2), minimize(reparametrize(problem, scale), x0 / scale, rule, steps=2)]
     mapped_back = runs[1].steps() * scale
-    assert np.abs(mapped_back[0] - runs[0].steps()[0]).max() > 0.1 * np.abs(runs[0].steps()[0]).max()
+    # in the rescaled coordinate the step differs by the factor alpha^2, |alpha^2 - 1| > 0.19
+    first = runs[0].steps()[0]
+    assert abs(mapped_back[0][1] - first[1]) > 0.15 * abs(first[1])

@@ -245,8 +245,8 @@ def ball_apex(times=BALL_TIMES, truth=BALL_TRUTH, gravity: float = GRAVITY) -> P
     >>> p = ball_apex()
     >>> float(p.loss_at(np.array(BALL_TRUTH)))
     0.0
-    >>> p.output(np.array([2.0, 0.6]))[3]
-    np.float64(2.0)
+    >>> float(p.output(np.array([2.0, 0.6]))[3])
+    2.0
     """
     times = as_vector(times, "times")
     truth = as_vector(truth, "truth", size=2)

@@ -46,7 +46,8 @@ from typing import Optional
 
 import numpy as np
 
-from .._checks import as_vector, check_finite, check_int
+from .._checks import as_real_array, as_vector, check_finite, check_int
+from ..errors import NonFiniteError
 from ..problems import Loss, Problem, squared_error
 
 __all__ = [
@@ -91,12 +92,7 @@ def _chain(omega, coupling, boundary) -> tuple[float, float, str]:
 
 def _as_states(state, name: str = "state") -> np.ndarray:
     """``state`` as a finite float array of shape ``(..., 2n)``, ``n >= 1``."""
-    if isinstance(state, (str, bytes)) or state is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(state).__name__}")
-    try:
-        array = np.array(state, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be an array of real numbers ({exc})") from None
+    array = as_real_array(state, name).copy()
     if array.ndim == 0 or array.shape[-1] == 0 or array.shape[-1] % 2:
         raise ValueError(
             f"{name} must hold (q, p), an even number 2n >= 2 of values along its last axis, "
@@ -143,8 +139,22 @@ def _curvature(q, d, omega2, coupling, boundary):
     return coupling * _laplacian(d, boundary) - omega2 * c * d
 
 
+def _finite(arrays, what: str, dt: float, steps: int) -> None:
+    """Raise :class:`~companion.errors.NonFiniteError` if a run overflowed (the scheme is unstable for large ``|dt|``)."""
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise NonFiniteError(
+            f"the {what} overflowed to NaN/inf ({steps} steps of dt = {dt:g}); "
+            f"reduce |dt| or the amplitude of the state"
+        )
+
+
 def _run(q, p, dq, dp, dt, steps, chain, trajectory=None):
     """Leapfrog on (n, ...) arrays; tangents dq, dp (or None) ride along; q_k appended to ``trajectory``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _run_unchecked(q, p, dq, dp, dt, steps, chain, trajectory)
+
+
+def _run_unchecked(q, p, dq, dp, dt, steps, chain, trajectory=None):
     half = 0.5 * dt
     f = _force(q, *chain)
     df = None if dq is None else _curvature(q, dq, *chain)
@@ -196,6 +206,7 @@ def leapfrog(state, *, dt: float, steps: int, omega: float = 1.0, coupling: floa
     chain = _chain(omega, coupling, boundary)
     q, p = _split(states)
     q, p, _, _ = _run(q, p, None, None, dt, steps, chain)
+    _finite((q, p), "leapfrog run", dt, steps)
     return _join(q, p)
 
 
@@ -213,12 +224,7 @@ def leapfrog_tangent(state, tangents, *, dt: float, steps: int, omega: float = 1
     """
     x = as_vector(state, "state")
     _as_states(x)
-    if isinstance(tangents, (str, bytes)) or tangents is None:
-        raise TypeError(f"tangents must be an array of numbers, got {type(tangents).__name__}")
-    try:
-        tangents = np.array(tangents, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"tangents must be an array of real numbers ({exc})") from None
+    tangents = as_real_array(tangents, "tangents").copy()
     if tangents.ndim not in (1, 2) or tangents.shape[0] != x.size:
         raise ValueError(
             f"tangents must have shape ({x.size},) or ({x.size}, m) to match the state, got {tangents.shape}"
@@ -229,6 +235,7 @@ def leapfrog_tangent(state, tangents, *, dt: float, steps: int, omega: float = 1
     chain = _chain(omega, coupling, boundary)
     n = x.size // 2
     q, p, dq, dp = _run(x[:n].copy(), x[n:].copy(), tangents[:n].copy(), tangents[n:].copy(), dt, steps, chain)
+    _finite((q, p, dq, dp), "leapfrog run with its tangents", dt, steps)
     return np.concatenate([q, p]), np.concatenate([dq, dp])
 
 
@@ -286,7 +293,9 @@ def leapfrog_vjp(state, cotangent, *, dt: float, steps: int, omega: float = 1.0,
     trajectory: list[np.ndarray] = []
     q, p, _, _ = _run(q, p, None, None, dt, steps, chain, trajectory)
     lq, lp = _split(cotangent)
-    lq, lp = _adjoint(trajectory, lq, lp, dt, chain)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lq, lp = _adjoint(trajectory, lq, lp, dt, chain)
+    _finite((q, p, lq, lp), "leapfrog run with its adjoint", dt, steps)
     return _join(q, p), _join(lq, lp)
 
 
