@@ -48,6 +48,7 @@ help:
 	@echo "make test       run the tests of companion and every notebook in book/"
 	@echo "make book       build the book into _build/html (notebooks executed, warnings are errors)"
 	@echo "make clean      remove _build and caches;  make distclean  also removes .venv"
+	@echo "further checks: make check-html, make check-determinism, make test-oldest, make bench (see mk/)"
 
 venv: $(STAMP)
 
