@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import numbers
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -44,6 +43,7 @@ from ._checks import as_vector, check_fraction, check_int, check_positive
 from .driver import STATUS
 from .linalg import svd_power
 from .problems import Loss, squared_error
+from .timing import one_blas_thread  # noqa: F401 - re-exported
 
 __all__ = [
     "METHODS",
@@ -413,40 +413,3 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
     return TrainResult(theta, np.array(losses), np.array(iterations), np.array(times), np.array(batch_losses),
                        nit, status, message, method, eta,
                        None if thetas is None else np.array(thetas))
-
-
-# --------------------------------------------------------------------------- timing helper
-@contextmanager
-def one_blas_thread():
-    """Run the enclosed code with numpy's bundled OpenBLAS limited to one thread (best effort).
-
-    On a machine whose cores are shared with other work, a multi-threaded BLAS
-    spends most of a small SVD waiting for its threads (measured here: 57 ms
-    instead of 0.7 ms for a 512 x 30 SVD), so training speed and timings
-    would measure the wait rather than the arithmetic.  Without numpy's
-    bundled ``scipy_openblas`` library this does nothing; yields ``True`` if
-    the thread count was set.
-    """
-    import ctypes
-    import glob
-    import os
-
-    library = None
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            candidate = ctypes.CDLL(path)
-        except OSError:  # pragma: no cover - depends on the installation
-            continue
-        if hasattr(candidate, "scipy_openblas_set_num_threads64_"):
-            library = candidate
-            break
-    if library is None:  # pragma: no cover - depends on the installation
-        yield False
-        return
-    previous = library.scipy_openblas_get_num_threads64_()
-    library.scipy_openblas_set_num_threads64_(1)
-    try:
-        yield True
-    finally:
-        library.scipy_openblas_set_num_threads64_(previous)

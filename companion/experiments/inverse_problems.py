@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -42,6 +41,7 @@ from ..driver import MinimizeResult, minimize
 from ..errors import SingularMatrixError
 from ..problems import Problem
 from ..tuning import SweepResult, sweep_step_size
+from ..timing import one_blas_thread  # noqa: F401 - re-exported
 
 __all__ = [
     "METHODS",
@@ -90,39 +90,6 @@ def rms(a) -> float:
     return float(np.sqrt(np.mean(a * a)))
 
 
-@contextmanager
-def one_blas_thread():
-    """Run the enclosed code with numpy's bundled OpenBLAS limited to one thread (best effort).
-
-    On a machine shared with other work, a multi-threaded BLAS spends much of a
-    small factorisation waiting for its threads; one thread makes the timings
-    of all methods both faster and comparable.  Without numpy's bundled
-    ``scipy_openblas`` library this does nothing.  Yields ``True`` if the
-    thread count was set.
-    """
-    import ctypes
-    import glob
-    import os
-
-    library = None
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            candidate = ctypes.CDLL(path)
-        except OSError:  # pragma: no cover - depends on the installation
-            continue
-        if hasattr(candidate, "scipy_openblas_set_num_threads64_"):
-            library = candidate
-            break
-    if library is None:  # pragma: no cover - depends on the installation
-        yield False
-        return
-    previous = library.scipy_openblas_get_num_threads64_()
-    library.scipy_openblas_set_num_threads64_(1)
-    try:
-        yield True
-    finally:
-        library.scipy_openblas_set_num_threads64_(previous)
 
 
 def _is_squared_error(problem: Problem, rng_seed: int = 12345) -> bool:

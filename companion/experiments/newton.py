@@ -24,7 +24,6 @@ The exercises' answers are :func:`exercise_quadratic_step`,
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -34,6 +33,7 @@ from .._checks import as_matrix, as_vector, check_int, check_positive
 from ..driver import MinimizeResult, minimize
 from ..errors import SingularMatrixError
 from ..problems import Problem, alpha_scaled, reparametrize, rosenbrock, scalar_square, square_second
+from ..timing import one_blas_thread  # noqa: F401 - re-exported
 
 __all__ = [
     "significant",
@@ -541,38 +541,6 @@ def newton_flops(n) -> dict:
     return flops
 
 
-@contextmanager
-def one_blas_thread():
-    """Run the enclosed code with one OpenBLAS thread, where numpy's bundled OpenBLAS allows it.
-
-    On a machine whose cores are busy with other work, a multi-threaded BLAS
-    spends most of a small solve waiting for its threads, and timings measure
-    that wait instead of the arithmetic.  Best effort: without numpy's bundled
-    ``scipy_openblas`` library this does nothing.
-    """
-    import ctypes
-    import glob
-    import os
-
-    library = None
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(folder, "*openblas*")):
-        try:
-            candidate = ctypes.CDLL(path)
-        except OSError:  # pragma: no cover - depends on the installation
-            continue
-        if hasattr(candidate, "scipy_openblas_set_num_threads64_"):
-            library = candidate
-            break
-    if library is None:  # pragma: no cover - depends on the installation
-        yield
-        return
-    previous = library.scipy_openblas_get_num_threads64_()
-    library.scipy_openblas_set_num_threads64_(1)
-    try:
-        yield
-    finally:
-        library.scipy_openblas_set_num_threads64_(previous)
 
 
 def _best_time(function: Callable[[], object], repeats: int, budget: float) -> float:

@@ -44,11 +44,11 @@ True
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from .._checks import check_finite, check_positive
+from .._checks import _real_scalar as _real
 
 __all__ = [
     "STATE_NAMES",
@@ -66,15 +66,6 @@ STATE_NAMES = ("q1", "q2", "p1", "p2")
 
 
 # --------------------------------------------------------------------------- checks
-def _real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
 def _params(omega, coupling, cubic) -> tuple[float, float, float]:
     omega = _real(omega, "omega")
     coupling = _real(coupling, "coupling")

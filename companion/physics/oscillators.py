@@ -41,7 +41,6 @@ and the adjoint (reverse mode) applies the transposed steps in reverse order.
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 import numpy as np
@@ -49,6 +48,7 @@ import numpy as np
 from .._checks import as_real_array, as_vector, check_finite, check_int
 from ..errors import NonFiniteError
 from ..problems import Loss, Problem, squared_error
+from .._checks import _real_scalar as _real
 
 __all__ = [
     "BOUNDARIES",
@@ -69,15 +69,6 @@ _TRAJECTORY_BUDGET = 64 * 2**20
 
 
 # --------------------------------------------------------------------------- checks
-def _real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
 def _chain(omega, coupling, boundary) -> tuple[float, float, str]:
     omega = _real(omega, "omega")
     coupling = _real(coupling, "coupling")
