@@ -17,12 +17,38 @@ returns the JSON document.  New subcommands register themselves in
     pendulums and 400 leapfrog steps) and on the noisy heat equation (up to
     :math:`n = 1024`), for several seeds.  ``--quick`` runs a reduced set
     in a few seconds (used by the tests).
+
+``scale``
+    Scale-invariance: every rule (GD, Adam, Newton, Gauss-Newton, BFGS, IG,
+    PG) on :math:`P(x) = (x_1, \alpha x_2)` and on the rotated
+    :math:`P(x) = R\,\mathrm{diag}(1, \alpha) R^\top x` for
+    :math:`\alpha = 10^{-4} \dots 10^4`: iterations to a relative tolerance
+    and the deviation of the path, mapped back to the units of
+    :math:`\alpha = 1`, from the path there.  GD and Adam get their best step
+    size per :math:`\alpha` from a sweep; the other rules a fixed step size.
+``cost``
+    Seconds per step of GD, Newton (Gauss-Newton where the Hessian is
+    singular), BFGS, IG and PG on the heat equation for
+    :math:`n = 32 \dots 4096`, median of several runs with one BLAS thread,
+    with the fitted exponent of time against :math:`n`.  Sizes whose
+    predicted time per step exceeds a cap are skipped (and recorded).
+``training``
+    Runs the SIP and HIG benchmarks (:mod:`companion.bench_sip`,
+    :mod:`companion.bench_hig`; a module that is missing is recorded as "not
+    available") and summarises them against Adam and Gauss-Newton.
+``all``
+    ``scale``, ``cost``, ``compare`` and ``training``; ``--jobs 2`` runs the
+    parts in parallel processes.  Writes ``all.json`` with the headline
+    numbers and the run time of every part.
+
+The computations live in :mod:`companion.experiments.benchmarks`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _datetime
+import importlib
 import json
 import math
 import os
@@ -33,13 +59,22 @@ import time
 from typing import Callable, Optional, Sequence
 
 __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
-           "build_parser", "main", "COMPARE_SCHEMA"]
+           "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
+           "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
+           "run_training", "run_all"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
 
-#: Identifier of the JSON layout written by ``compare``.
+#: Identifiers of the JSON layouts written by the subcommands.
 COMPARE_SCHEMA = "companion.bench.compare/1"
+SCALE_SCHEMA = "companion.bench.scale/1"
+COST_SCHEMA = "companion.bench.cost/1"
+TRAINING_SCHEMA = "companion.bench.training/1"
+ALL_SCHEMA = "companion.bench.all/1"
+
+#: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
+TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
 
 
 def subcommand(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
@@ -280,6 +315,351 @@ def compare(args: argparse.Namespace) -> dict:
     return run_compare(quick=args.quick, out=args.out, seeds=args.seeds)
 
 
+# --------------------------------------------------------------------------- shared
+def _log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _now() -> str:
+    return _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write(document: dict, out: str, name: str, plot: Optional[Callable[[dict, str], None]], start: float,
+           log: Callable[[str], None]) -> dict:
+    """Clean ``document``, draw ``<name>.png`` with ``plot``, write ``<name>.json`` into ``out``; return the document."""
+    document = _clean(document)
+    os.makedirs(out, exist_ok=True)
+    json_path, png_path = os.path.join(out, f"{name}.json"), os.path.join(out, f"{name}.png")
+    if plot is not None:
+        plot(document, png_path)
+    document["runtime_seconds"] = time.perf_counter() - start
+    with open(json_path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1, allow_nan=False)
+        handle.write("\n")
+    log(f"wrote {json_path}" + (f" and {png_path}" if plot is not None else "")
+        + f" in {document['runtime_seconds']:.1f} s")
+    return document
+
+
+def _figure(size):
+    """A pyplot-free figure (the caller's backend and open figures are left alone), in the book's style."""
+    from matplotlib.figure import Figure
+
+    from .plots import use_style
+
+    use_style()
+    return Figure(figsize=size)
+
+
+def _quick_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (a few seconds; used by the tests)")
+    parser.add_argument("--out", default="bench_results", help="output folder (default: bench_results)")
+
+
+def _jobs_arguments(parser: argparse.ArgumentParser) -> None:
+    _quick_arguments(parser)
+    parser.add_argument("--jobs", type=int, default=1, help="parts run in parallel processes (default: 1)")
+
+
+# --------------------------------------------------------------------------- scale
+def scale_settings(quick: bool = False) -> dict:
+    r"""The :math:`\alpha` grid, budget and tolerance of ``scale``.
+
+    >>> scale_settings(quick=True)["alphas"]
+    [0.0001, 0.01, 1.0, 100.0, 10000.0]
+    """
+    from .experiments import benchmarks as bm
+    from .experiments import summary
+
+    exponents = [-4, -2, 0, 2, 4] if quick else [k / 2 for k in range(-8, 9)]
+    return {
+        "alphas": [float(f"{10.0 ** e:.12g}") for e in exponents],
+        "families": list(bm.FAMILIES),
+        "rules": list(bm.SCALE_RULES),
+        "tuned_rules": list(bm.TUNED_RULES),
+        "fixed_eta": {k: v for k, v in summary.FIXED_ETA.items() if k not in bm.TUNED_RULES},
+        "adam_grid": list(bm.ADAM_GRID),
+        "gd_grid": "factors 1e-3 ... 1 (2 per decade), 1.5 and 1.9 of 1/lambda_max(J^T J) at the start",
+        "steps": 100 if quick else 500,
+        "rel_tol": 1e-10,
+        "start": bm.SCALE_START.tolist(),
+        "rotation_angle": bm.ROTATION_ANGLE,
+        "nonlinear_steps": 20,
+        "deviation": "max_k |x_k - M z_k| / |x_0 - x*|, paths continued with their last point; "
+                     "x_k on alpha = 1 from x_0, z_k on alpha from M^-1 x_0",
+        "quick": bool(quick),
+    }
+
+
+def _plot_scale(document: dict, path: str) -> None:
+    from .experiments import benchmarks as bm
+
+    families = document["settings"]["families"]
+    fig = _figure((11, 3.6 * len(families)))
+    axes = fig.subplots(len(families), 2, squeeze=False)
+    for row, family in zip(axes, families):
+        bm.plot_scale(row, document, family)
+    fig.suptitle("companion.bench scale: same problem in other units (GD and Adam tuned per alpha)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_scale(quick: bool = False, out: str = "bench_results", log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``scale``; write ``scale.json`` and ``scale.png`` into ``out``; return the JSON document."""
+    from .experiments import benchmarks as bm
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    settings = scale_settings(quick)
+    results = bm.scale_study(settings["alphas"], families=settings["families"], rule_names=settings["rules"],
+                             steps=settings["steps"], rel_tol=settings["rel_tol"],
+                             nonlinear_steps=settings["nonlinear_steps"], log=log)
+    document = {"schema": SCALE_SCHEMA, "command": "scale", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [], "settings": settings, "results": results}
+    document["headline"] = bm.headline(scale=document)
+    return _write(document, out, "scale", _plot_scale, start, log)
+
+
+@subcommand("scale", "scale-invariance of every rule for alpha = 1e-4 ... 1e4", _quick_arguments)
+def scale(args: argparse.Namespace) -> dict:
+    """The ``scale`` subcommand."""
+    return run_scale(quick=args.quick, out=args.out)
+
+
+# --------------------------------------------------------------------------- cost
+def cost_settings(quick: bool = False) -> dict:
+    """Sizes, repeats and caps of ``cost``.
+
+    >>> cost_settings(quick=True)["ns"]
+    [32, 64, 128, 256]
+    """
+    from .experiments import benchmarks as bm
+
+    settings = {
+        "ns": [32, 64, 128, 256] if quick else [2**k for k in range(5, 13)],
+        "rules": list(bm.COST_RULES),
+        "nu_t": 1e-3,
+        "noise": 1e-3,
+        "seed": 0,
+        "repeats": 3 if quick else 5,
+        "min_sample": 0.005 if quick else 0.02,
+        "budget": 0.5 if quick else 5.0,
+        "max_step": 0.2 if quick else 3.0,
+        "fit_min_n": 64 if quick else 256,
+        "timing": "median over samples of rule.step at x_1 (after one untimed step from x_0); each sample repeats "
+                  "the step to last >= min_sample s; wall-clock and thread CPU time; one BLAS thread",
+        "quick": bool(quick),
+    }
+    return settings
+
+
+def _plot_cost(document: dict, path: str) -> None:
+    from .experiments import benchmarks as bm
+
+    fig = _figure((11, 4.2))
+    ax_cpu, ax_wall = fig.subplots(1, 2)
+    bm.plot_cost(ax_cpu, document, "cpu")
+    bm.plot_cost(ax_wall, document, "wall")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_cost(quick: bool = False, out: str = "bench_results", log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``cost``; write ``cost.json`` and ``cost.png`` into ``out``; return the JSON document."""
+    from .experiments import benchmarks as bm
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    settings = cost_settings(quick)
+    keys = ("nu_t", "noise", "seed", "repeats", "min_sample", "budget", "max_step", "fit_min_n")
+    results = bm.cost_study(settings["ns"], rule_names=settings["rules"], log=log, **{k: settings[k] for k in keys})
+    document = {"schema": COST_SCHEMA, "command": "cost", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [settings["seed"]], "settings": settings, "results": results}
+    document["headline"] = bm.headline(cost=document)
+    return _write(document, out, "cost", _plot_cost, start, log)
+
+
+@subcommand("cost", "seconds per step against the size n of the heat equation", _quick_arguments)
+def cost(args: argparse.Namespace) -> dict:
+    """The ``cost`` subcommand."""
+    return run_cost(quick=args.quick, out=args.out)
+
+
+# --------------------------------------------------------------------------- training
+def run_training_module(name: str, quick: bool = False, out: str = "bench_results") -> dict:
+    """Run one training benchmark of :data:`TRAINING_MODULES` with ``run(quick, out)``; never raises.
+
+    Returns ``{"name", "module", "status", "runtime_seconds", "file", "error", "document"}`` with status
+    ``"ok"``, ``"not available"`` (the module does not exist or has no ``run``) or ``"failed"``.
+    """
+    from pathlib import Path
+
+    module_name, file_name = TRAINING_MODULES[name]
+    record = {"name": name, "module": module_name, "status": "ok", "runtime_seconds": None, "file": None,
+              "error": None, "document": None}
+    start = time.perf_counter()
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            record.update(status="not available", error=f"module {module_name} not found")
+        else:
+            record.update(status="failed", error=f"import of {module_name}: {type(exc).__name__}: {exc}")
+        return record
+    except Exception as exc:  # a module that does not import is a failure, not a missing feature
+        record.update(status="failed", error=f"import of {module_name}: {type(exc).__name__}: {exc}")
+        return record
+    if not callable(getattr(module, "run", None)):
+        record.update(status="not available", error=f"{module_name} has no run(quick, out)")
+        return record
+    try:
+        document = module.run(bool(quick), Path(out))
+    except Exception as exc:
+        record.update(status="failed", error=f"{module_name}.run: {type(exc).__name__}: {exc}")
+        return record
+    finally:
+        record["runtime_seconds"] = time.perf_counter() - start
+    record["document"] = document if isinstance(document, dict) else None
+    record["file"] = file_name if os.path.exists(os.path.join(out, file_name)) else None
+    return record
+
+
+def _plot_training(document: dict, path: str) -> None:
+    from .experiments import benchmarks as bm
+
+    fig = _figure((11, 4.2))
+    bm.plot_training(fig.subplots(1, 2), document)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def _training_document(records: dict, quick: bool, start: float) -> dict:
+    from .experiments import benchmarks as bm
+
+    docs = {name: (r["document"] if r["status"] == "ok" else None) for name, r in records.items()}
+    modules = {name: {k: v for k, v in r.items() if k != "document"} for name, r in records.items()}
+    seeds = {"sip": _get_nested(docs.get("sip"), "seeds"),
+             "hig": {part: _get_nested(docs.get("hig"), "settings", part, "seeds") for part in ("toy", "oscillators")}}
+    return {
+        "schema": TRAINING_SCHEMA, "command": "training", "quick": bool(quick), "date": _now(),
+        "machine": machine_info(), "seeds": seeds,
+        "settings": {"modules": {k: v[0] for k, v in TRAINING_MODULES.items()}, "quick": bool(quick),
+                     "sip": (docs.get("sip") or {}).get("settings"), "hig": (docs.get("hig") or {}).get("settings")},
+        "modules": modules,
+        "summary": bm.training_summary(docs.get("sip"), docs.get("hig")),
+    }
+
+
+def _get_nested(document, *keys):
+    for key in keys:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
+
+
+def run_training(quick: bool = False, out: str = "bench_results", jobs: int = 1,
+                 log: Optional[Callable[[str], None]] = None, records: Optional[dict] = None) -> dict:
+    """Run ``training`` (or summarise the given ``records``); write ``training.json`` and ``training.png``."""
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    if records is None:
+        records = _run_parts([("training", name) for name in TRAINING_MODULES], quick, out, jobs, log)
+        records = {name: records[("training", name)] for name in TRAINING_MODULES}
+    for name, record in records.items():
+        if record["status"] != "ok":
+            log(f"training: {name} {record['status']}: {record['error']}")
+    document = _training_document(records, quick, start)
+    return _write(document, out, "training", _plot_training, start, log)
+
+
+@subcommand("training", "SIP and HIG against Adam and Gauss-Newton (runs companion.bench_sip, bench_hig)",
+            _jobs_arguments)
+def training(args: argparse.Namespace) -> dict:
+    """The ``training`` subcommand."""
+    return run_training(quick=args.quick, out=args.out, jobs=args.jobs)
+
+
+# --------------------------------------------------------------------------- all
+def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
+    """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
+    start = time.perf_counter()
+    if kind == "training":
+        return run_training_module(name, quick, out)
+    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare}[kind]
+    document = runner(quick=quick, out=out)
+    return {"status": "ok", "runtime_seconds": time.perf_counter() - start, "document": document}
+
+
+def _run_parts(parts, quick: bool, out: str, jobs: int, log) -> dict:
+    """Run ``parts`` (pairs (kind, name)) in order, or in ``jobs`` worker processes; failures are recorded."""
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    results = {}
+    if jobs == 1 or len(parts) == 1:
+        for kind, name in parts:
+            results[(kind, name)] = _guarded(kind, name, quick, out)
+        return results
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fresh interpreters: no forked BLAS or matplotlib state
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(_guarded, kind, name, quick, out): (kind, name) for kind, name in parts}
+        for future in concurrent.futures.as_completed(futures):
+            results[futures[future]] = future.result()
+    return results
+
+
+def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
+    try:
+        return _part(kind, name, quick, out)
+    except Exception as exc:  # one broken part must not lose the others
+        return {"name": name, "status": "failed", "error": f"{kind}: {type(exc).__name__}: {exc}",
+                "runtime_seconds": None, "document": None}
+
+
+def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
+            log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``scale``, ``cost``, ``compare`` and ``training``; write ``all.json`` with headlines and run times."""
+    from .experiments import benchmarks as bm
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
+    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("scale", None), ("cost", None)]
+    results = _run_parts(parts, quick, out, jobs, log)
+    training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
+    training_doc = run_training(quick, out, log=log, records=training_records)
+    documents = {kind: results[(kind, None)].get("document") for kind in ("scale", "cost", "compare")}
+    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in ("scale", "cost", "compare")}
+    runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
+    statuses = {kind: results[(kind, None)]["status"] for kind in ("scale", "cost", "compare")}
+    statuses.update({f"training:{name}": r["status"] for name, r in training_records.items()})
+    errors = {key: results[part].get("error") for key, part in
+              [("scale", ("scale", None)), ("cost", ("cost", None)), ("compare", ("compare", None))]
+              + [(f"training:{n}", ("training", n)) for n in TRAINING_MODULES]}
+    document = {
+        "schema": ALL_SCHEMA, "command": "all", "quick": bool(quick), "date": _now(), "machine": machine_info(),
+        "jobs": jobs, "status": statuses, "errors": {k: v for k, v in errors.items() if v},
+        "part_runtime_seconds": runtimes,
+        "files": sorted(f for f in os.listdir(out) if f.endswith((".json", ".png"))) if os.path.isdir(out) else [],
+        "headline": bm.headline(scale=documents["scale"], cost=documents["cost"], training=training_doc),
+    }
+    document["total_seconds"] = time.perf_counter() - start
+    document = _write(document, out, "all", None, start, log)
+    failed = [k for k, v in statuses.items() if v == "failed"]
+    if failed:
+        log(f"all: failed parts: {', '.join(failed)}")
+    return document
+
+
+@subcommand("all", "scale, cost, compare and training (--jobs 2: in parallel processes)", _jobs_arguments)
+def all_(args: argparse.Namespace) -> dict:
+    """The ``all`` subcommand."""
+    return run_all(quick=args.quick, out=args.out, jobs=args.jobs)
+
+
 # --------------------------------------------------------------------------- CLI
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-parser per registered subcommand."""
@@ -295,10 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point: parse ``argv`` and run the chosen subcommand; returns the exit status."""
+    """Entry point: parse ``argv`` and run the chosen subcommand; returns the exit status (1 if a part of ``all`` failed)."""
     args = build_parser().parse_args(argv)
-    args.run(args)
-    return 0
+    document = args.run(args)
+    statuses = document.get("status") if isinstance(document, dict) else None
+    return 1 if isinstance(statuses, dict) and "failed" in statuses.values() else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
