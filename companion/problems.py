@@ -123,6 +123,12 @@ class Problem:
         :math:`P(x) = y` closest to ``x0``; raise :class:`~companion.errors.InverseError` if none.
     name
         Used in messages.
+    vjp
+        Optional vector-Jacobian product ``vjp(x, v)`` :math:`= J(x)^\top v`,
+        an ``(n,)`` array.  When given, :meth:`gradient_at` uses it instead of
+        forming :math:`J`, so first-order rules (GD, Adam, BFGS) never pay for a
+        dense Jacobian (an FFT for the heat equation, a reverse run for the
+        pendulum chain).
     affine
         ``True`` declares :math:`P` affine (zero second derivatives): the
         Hessian of :math:`L` is then :math:`J^\top L_{yy} J`, with no
@@ -149,12 +155,13 @@ class Problem:
     inverse: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
     name: str = "problem"
     affine: bool = False
+    vjp: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
     def __post_init__(self):
         for attribute in ("simulator", "jacobian"):
             if not callable(getattr(self, attribute)):
                 raise TypeError(f"{attribute} must be callable, got {type(getattr(self, attribute)).__name__}")
-        for attribute in ("second_derivatives", "hessian", "inverse"):
+        for attribute in ("second_derivatives", "hessian", "inverse", "vjp"):
             value = getattr(self, attribute)
             if value is not None and not callable(value):
                 raise TypeError(f"{attribute} must be callable or None, got {type(value).__name__}")
@@ -270,7 +277,11 @@ class Problem:
         r""":math:`\nabla_x L = J^\top (\partial L/\partial y)^\top` (chain rule)."""
         x = as_vector(x, "x")
         y = self.output(x)
-        return self.jacobian_at(x).T @ self.loss_gradient_in_y(y)
+        grad_y = self.loss_gradient_in_y(y)
+        if self.vjp is not None:
+            what = f"vjp of {self.name!r}"
+            return _checked(_call_user(self.vjp, (x, grad_y), what), (x.size,), what)
+        return self.jacobian_at(x).T @ grad_y
 
     def hessian_at(self, x) -> np.ndarray:
         r"""Hessian of :math:`L` in :math:`x` ({eq}`eq-composite-hessian`).
@@ -447,10 +458,14 @@ def reparametrize(problem: Problem, scale) -> Problem:
     if problem.inverse is not None:
         def inverse(y, z0):
             return problem.invert(y, to_x(z0)) / scale
+    vjp = None
+    if problem.vjp is not None:
+        def vjp(z, v):  # (J_P D)^T v = D J_P^T v
+            return scale * problem.vjp(to_x(z), v)
 
     return Problem(
         simulator, jacobian, problem.target, problem.loss, second, hessian, inverse,
-        name=f"{problem.name} (rescaled)", affine=problem.affine,
+        name=f"{problem.name} (rescaled)", affine=problem.affine, vjp=vjp,
     )
 
 

@@ -409,3 +409,17 @@ def test_forward_and_jacobian_are_fast_for_large_chains():
 def test_chain_input_errors_name_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_problem_gradients_from_the_vjp_match_the_dense_jacobian():
+    from dataclasses import replace as _replace
+
+    from companion.physics import heat_problem, pendulum_chain_problem
+
+    rng = np.random.default_rng(3)
+    heat = heat_problem(16, 2e-3, rng.normal(size=16))
+    chain = pendulum_chain_problem(3, dt=0.1, steps=30, target=rng.normal(size=6))
+    for problem in (heat, chain):
+        x = rng.normal(size=problem.output_size)
+        dense = _replace(problem, vjp=None)
+        np.testing.assert_allclose(problem.gradient_at(x), dense.gradient_at(x), rtol=1e-10, atol=1e-12)

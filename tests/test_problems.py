@@ -413,3 +413,28 @@ def test_with_target_refuses_a_user_hessian():
     with pytest.raises(ValueError, match="build a new problem"):
         with_hessian.with_target([1.0, 1.0])
     assert base.with_target([1.0, 1.0]).target.tolist() == [1.0, 1.0]
+
+
+def test_vjp_hook_gives_the_same_gradient_as_the_jacobian():
+    base = problems.square_second(target=(1.0, 4.0))
+    with_vjp = replace(base, vjp=lambda x, v: base.jacobian_at(x).T @ v)
+    x = np.array([0.7, -1.3])
+    np.testing.assert_allclose(with_vjp.gradient_at(x), base.gradient_at(x), rtol=1e-14)
+    scale = np.array([1.0, 30.0])
+    np.testing.assert_allclose(reparametrize(with_vjp, scale).gradient_at(x / scale),
+                               reparametrize(base, scale).gradient_at(x / scale), rtol=1e-12)
+
+
+def test_vjp_hook_is_used_and_checked():
+    calls = []
+    base = problems.alpha_scaled(2.0)
+
+    def vjp(x, v):
+        calls.append(1)
+        return np.array([1.0, 2.0, 3.0])  # wrong shape
+
+    with pytest.raises(ValueError, match="vjp"):
+        replace(base, vjp=vjp).gradient_at([1.0, 1.0])
+    assert calls
+    with pytest.raises(TypeError, match="vjp"):
+        replace(base, vjp="not callable")

@@ -285,6 +285,7 @@ def heat_problem(n: int, nu_t: float, target, *, cutoff: float = 1e-6, loss: Opt
         inverse=inverse,
         name=f"heat (n={op.n}, nu t={op.nu_t:g})",
         affine=True,
+        vjp=lambda x, v: op.apply(v),  # J is symmetric: J^T v = P(v), one FFT pair
     )
 
 

@@ -425,6 +425,9 @@ def pendulum_chain_problem(n: int, *, dt: float, steps: int, target, omega: floa
     def inverse(y, x0):
         return leapfrog(y, **{**options, "dt": -dt})
 
+    def vjp(x, v):  # J^T v by one reverse sweep, without forming J
+        return leapfrog_vjp(x, v, **options)[1]
+
     def hessian(x):
         x = as_vector(x, "x", size=2 * n)
         return _fd_hessian(x, loss, target, hessian_step, dt, steps, chain)
@@ -437,4 +440,5 @@ def pendulum_chain_problem(n: int, *, dt: float, steps: int, target, omega: floa
         hessian=hessian,
         inverse=inverse,
         name=f"pendulum chain (n={n}, {steps} steps of {dt:g}, {boundary})",
+        vjp=vjp,
     )
