@@ -201,11 +201,10 @@ def _clean(value):
 
 
 def _plot_compare(summary: Sequence[dict], settings: dict, path: str) -> None:
-    import numpy as np
     from matplotlib.figure import Figure
 
-    from .experiments.inverse_problems import METHODS
-    from .plots import MARKERS, color_of, use_style
+    from .experiments import inverse_problems as inv
+    from .plots import use_style
 
     use_style()
     fig = Figure(figsize=(11, 8))  # no pyplot: the caller's backend and open figures are left alone
@@ -229,23 +228,11 @@ def _plot_compare(summary: Sequence[dict], settings: dict, path: str) -> None:
     ]
     for ax, problem, select, key, quantity, title, xlabel in panels:
         chosen = [s for s in summary if s["problem"] == problem and select(s)]
-        values = sorted({s[key] for s in chosen})
-        for i, method in enumerate(METHODS):
-            pts = sorted((s for s in chosen if s["method"] == method), key=lambda s: s[key])
-            if not pts:
-                continue
-            xs = np.array([s[key] for s in pts], dtype=float)
-            ys = np.array([np.nan if s[quantity] is None else s[quantity] for s in pts], dtype=float)
-            label = "Newton / Gauss-Newton" if method == "Newton" and problem == "heat" else method
-            ax.loglog(xs, ys, marker=MARKERS.get(method, "o"), color=color_of(method, i), ms=5, label=label)
-        ax.set_xticks(values)
-        ax.set_xticklabels([f"{v:g}" for v in values])
-        ax.minorticks_off()
+        labels = {"Newton": "Newton / Gauss-Newton"} if problem == "heat" else None
+        inv.plot_scaling(ax, chosen, key, quantity, labels=labels)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(quantity.replace("median_", "median "))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, ncol=2)
     fig.suptitle(f"companion.bench compare: median over the seeds {settings['seeds']} that reached the tolerance "
                  f"(no point: none did)", fontsize=10)
     fig.tight_layout()

@@ -59,7 +59,7 @@ def color_of(name: str, index: int = 0) -> str:
 
 def loss_landscape(ax, problem: Problem, xlim: Sequence[float], ylim: Sequence[float], *,
                    resolution: int = 121, levels: int = 14, log: bool = True, decades: float = 5.0,
-                   cmap: str = "Greys"):
+                   cmap: str = "Greys", alpha: float = 0.55):
     r"""Filled contours of :math:`L(x_1, x_2)` (of :math:`\log_{10} L` when ``log``) on a grid.
 
     With ``log`` only the top ``decades`` orders of magnitude in the window get
@@ -78,10 +78,13 @@ def loss_landscape(ax, problem: Problem, xlim: Sequence[float], ylim: Sequence[f
     x2 = np.linspace(*ylim, resolution)
     grid = np.array([[problem.loss_at(np.array([a, b])) for a in x1] for b in x2])
     if log:  # keep the top `decades` of the window: the zero at a minimum would swallow the colour scale
-        values = np.log10(np.maximum(grid, grid.max() * 10.0**-decades) + np.finfo(float).tiny)
+        top = np.log10(max(float(grid.max()), np.finfo(float).tiny))
+        values = np.log10(np.maximum(grid, 10.0 ** (top - decades)))
+        if isinstance(levels, (int, np.integer)):  # evenly spaced over exactly those decades
+            levels = np.linspace(top - decades, top, int(levels) + 1)
     else:
         values = grid
-    contour = ax.contourf(x1, x2, values, levels=levels, cmap=cmap, alpha=0.55)
+    contour = ax.contourf(x1, x2, values, levels=levels, cmap=cmap, alpha=alpha)
     ax.contour(x1, x2, values, levels=levels, colors="k", linewidths=0.3, alpha=0.5)
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)

@@ -20,7 +20,7 @@ import numpy as np
 
 import numbers
 
-from ._checks import _real_scalar, as_real_array, as_vector, check_finite, check_positive
+from ._checks import _real_scalar, as_matrix, as_real_array, as_vector, check_finite, check_positive
 from . import linalg
 from .errors import InverseError, MissingCapabilityError, NonFiniteError, SingularMatrixError
 
@@ -29,6 +29,7 @@ __all__ = [
     "squared_error",
     "Problem",
     "reparametrize",
+    "reparametrize_linear",
     "alpha_scaled",
     "square_second",
     "scalar_square",
@@ -469,6 +470,46 @@ def reparametrize(problem: Problem, scale) -> Problem:
     )
 
 
+def reparametrize_linear(problem: Problem, matrix) -> Problem:
+    r"""The problem in coordinates :math:`z` with :math:`x = M z` for an invertible matrix :math:`M`.
+
+    :math:`Q(z) = P(Mz)`, :math:`J_Q = J_P M`, second derivatives
+    :math:`M^\top (\partial^2 P_i/\partial x^2) M`, inverse
+    :math:`Q^{-1}(y; z_0) = M^{-1} P^{-1}(y; M z_0)`: the generalisation of
+    :func:`reparametrize` (diagonal :math:`M`, kept separate because it scales
+    elementwise, exactly) to any linear change of coordinates.
+
+    >>> q = reparametrize_linear(alpha_scaled(1.0), [[1.0, 0.0], [0.0, 5.0]])
+    >>> q.output(np.array([1.0, 1.0]))
+    array([1., 5.])
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
+    matrix = as_matrix(matrix, "matrix")
+    if matrix.shape[0] != matrix.shape[1] or linalg.condition_number(matrix) >= 1 / linalg.DEFAULT_RTOL:
+        raise ValueError(f"matrix must be square and invertible, got shape {matrix.shape}")
+    inverse_matrix = np.linalg.inv(matrix)
+
+    second = hessian = inverse = None
+    if problem.second_derivatives is not None:
+        def second(z):
+            return np.einsum("ai,kab,bj->kij", matrix, problem.second_derivatives(matrix @ z), matrix)
+    if problem.hessian is not None:
+        def hessian(z):
+            return matrix.T @ problem.hessian(matrix @ z) @ matrix
+    if problem.inverse is not None:
+        def inverse(y, z0):
+            return inverse_matrix @ problem.invert(y, matrix @ z0)
+    vjp = None
+    if problem.vjp is not None:
+        def vjp(z, v):  # (J_P M)^T v = M^T J_P^T v
+            return matrix.T @ problem.vjp(matrix @ z, v)
+
+    return Problem(lambda z: problem.simulator(matrix @ z), lambda z: problem.jacobian_at(matrix @ z) @ matrix,
+                   problem.target, problem.loss, second, hessian, inverse,
+                   name=f"{problem.name} (reparametrised)", affine=problem.affine, vjp=vjp)
+
+
 # --------------------------------------------------------------------------- toy problems
 def alpha_scaled(alpha: float = 1.0, target=(0.0, 0.0), loss: Loss | None = None) -> Problem:
     r"""The toy of the crux chapter: :math:`P(x) = (x_1, \alpha x_2)`.
@@ -610,7 +651,6 @@ def linear(matrix, target) -> Problem:
     >>> p.invert(p.target, np.zeros(2))
     array([1., 1.])
     """
-    from ._checks import as_matrix
 
     matrix = as_matrix(matrix, "matrix")
     target = as_vector(target, "target", size=matrix.shape[0])

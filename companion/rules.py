@@ -361,8 +361,8 @@ class BFGSState(NamedTuple):
     inverse_hessian: np.ndarray
     x: Optional[np.ndarray]
     gradient: Optional[np.ndarray]
-    #: loss values and gradients the last line search computed, keyed by ``x.tobytes()``,
-    #: so the next step does not evaluate them again
+    #: ``((x.tobytes(), (loss or None, gradient or None)),)``: what the last line search computed
+    #: at the accepted point, so the next step does not evaluate it again
     evaluated: tuple = ()
 
 
@@ -422,28 +422,20 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
         x = as_vector(x, "x")
         _check_state(state, BFGSState, "BFGS", x.size)
         _check_problem(problem)
-        memo = {key: (value, gradient) for key, value, gradient in state.evaluated}
+        carried = dict(state.evaluated)
+        values = {key: pair[0] for key, pair in carried.items() if pair[0] is not None}
+        gradients = {key: pair[1] for key, pair in carried.items() if pair[1] is not None}
 
-        def value_and_gradient(point):
-            key = np.asarray(point, dtype=float).tobytes()
-            if key not in memo:
-                memo[key] = (None, None)
-            value, gradient = memo[key]
-            return key, value, gradient
+        def cached(store, function):
+            def call(point):
+                key = np.asarray(point, dtype=float).tobytes()
+                if key not in store:
+                    store[key] = function(point)
+                return store[key]
+            return call
 
-        def loss(point):
-            key, value, gradient = value_and_gradient(point)
-            if value is None:
-                value = problem.loss_at(point)
-                memo[key] = (value, gradient)
-            return value
-
-        def grad(point):
-            key, value, gradient = value_and_gradient(point)
-            if gradient is None:
-                gradient = problem.gradient_at(point)
-                memo[key] = (value, gradient)
-            return gradient
+        loss = cached(values, problem.loss_at)
+        grad = cached(gradients, problem.gradient_at)
 
         gradient = grad(x)
         inverse_hessian = state.inverse_hessian
@@ -469,7 +461,10 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
             t = _armijo(problem, x, direction, gradient, value)
         dx = t * direction
         following = (x + dx).tobytes()
-        carried = tuple((k, v, g) for k, (v, g) in memo.items() if k == following)
-        return dx, BFGSState(inverse_hessian, x, gradient, carried)
+        if following in values or following in gradients:
+            keep = ((following, (values.get(following), gradients.get(following))),)
+        else:
+            keep = ()
+        return dx, BFGSState(inverse_hessian, x, gradient, keep)
 
     return Rule("BFGS", init, step, eta)

@@ -32,7 +32,7 @@ from . import problems, rules
 from ._checks import as_vector, check_int, check_positive
 from .driver import MinimizeResult, minimize
 from .errors import InverseError
-from .plots import COLORS, MARKERS, color_of
+from .plots import MARKERS, color_of, loss_landscape
 from .problems import Problem
 
 __all__ = ["DEFAULT_RULES", "Exploration", "explore", "iteration_grid", "iteration_counts", "scaled_square",
@@ -207,29 +207,15 @@ def output_path(exploration: Exploration) -> np.ndarray:
 
 def landscape(ax, problem: Problem, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), *, resolution: int = 81,
               decades: float = 5.0, levels: int = 15):
-    r"""Contours of :math:`\log_{10} L` over the top ``decades`` decades of the loss in the window.
+    r"""Contours of :math:`\log_{10} L` over the top ``decades`` decades of the loss in the window (see :func:`companion.plots.loss_landscape`).
 
     Unlike a plain log plot, values more than ``decades`` decades below the
     largest loss in the window are clipped, so a minimum at exactly zero does
     not squeeze all contours into a corner of the colour scale.  Low loss is
     light, high loss dark.  Returns the filled contour set.
     """
-    resolution = check_int(resolution, "resolution", minimum=2)
-    decades = check_positive(decades, "decades")
-    x1 = np.linspace(*xlim, resolution)
-    x2 = np.linspace(*ylim, resolution)
-    grid = np.array([[problem.loss_at(np.array([a, b])) for a in x1] for b in x2])
-    top = np.log10(max(float(grid.max()), np.finfo(float).tiny))
-    values = np.log10(np.maximum(grid, 10.0 ** (top - decades)))
-    bounds = np.linspace(top - decades, top, check_int(levels, "levels", minimum=2) + 1)
-    filled = ax.contourf(x1, x2, values, levels=bounds, cmap="Greys", alpha=0.45)
-    ax.contour(x1, x2, values, levels=bounds, colors="k", linewidths=0.3, alpha=0.5)
-    ax.set_xlim(*xlim)
-    ax.set_ylim(*ylim)
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    ax.set_aspect("equal", adjustable="box")
-    return filled
+    return loss_landscape(ax, problem, xlim, ylim, resolution=resolution, decades=decades,
+                          levels=check_int(levels, "levels", minimum=2), alpha=0.45)
 
 
 def draw_paths(ax, problem: Problem, paths: Sequence[MinimizeResult], *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),

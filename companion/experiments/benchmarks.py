@@ -43,6 +43,7 @@ from ..driver import MinimizeResult, minimize
 from ..problems import Problem
 from ..tuning import log_grid, sweep_step_size
 from . import summary
+from ..problems import reparametrize_linear  # noqa: F401 - re-exported; the general form of reparametrize
 
 __all__ = [
     "SCALE_RULES",
@@ -219,42 +220,6 @@ def family_map(family: str, alpha: float) -> np.ndarray:
         r = rotation(ROTATION_ANGLE)
         return r @ np.diag([1.0, alpha]) @ r.T
     raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-
-
-def reparametrize_linear(problem: Problem, matrix) -> Problem:
-    r"""The problem in coordinates :math:`z` with :math:`x = M z` for an invertible matrix :math:`M`.
-
-    :math:`Q(z) = P(Mz)`, :math:`J_Q = J_P M`, second derivatives
-    :math:`M^\top (\partial^2 P_i/\partial x^2) M`, inverse
-    :math:`Q^{-1}(y; z_0) = M^{-1} P^{-1}(y; M z_0)`: the generalisation of
-    :func:`companion.problems.reparametrize` (diagonal :math:`M`) to any
-    linear change of coordinates.
-
-    >>> q = reparametrize_linear(problems.alpha_scaled(1.0), [[1.0, 0.0], [0.0, 5.0]])
-    >>> q.output(np.array([1.0, 1.0]))
-    array([1., 5.])
-    """
-    if not isinstance(problem, Problem):
-        raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
-    matrix = as_matrix(matrix, "matrix")
-    if matrix.shape[0] != matrix.shape[1] or linalg.condition_number(matrix) >= 1 / linalg.DEFAULT_RTOL:
-        raise ValueError(f"matrix must be square and invertible, got shape {matrix.shape}")
-    inverse_matrix = np.linalg.inv(matrix)
-
-    second = hessian = inverse = None
-    if problem.second_derivatives is not None:
-        def second(z):
-            return np.einsum("ai,kab,bj->kij", matrix, problem.second_derivatives(matrix @ z), matrix)
-    if problem.hessian is not None:
-        def hessian(z):
-            return matrix.T @ problem.hessian(matrix @ z) @ matrix
-    if problem.inverse is not None:
-        def inverse(y, z0):
-            return inverse_matrix @ problem.invert(y, matrix @ z0)
-
-    return Problem(lambda z: problem.simulator(matrix @ z), lambda z: problem.jacobian_at(matrix @ z) @ matrix,
-                   problem.target, problem.loss, second, hessian, inverse,
-                   name=f"{problem.name} (reparametrised)", affine=problem.affine)
 
 
 def path_deviation(base_xs, xs, matrix, reference=None) -> float:

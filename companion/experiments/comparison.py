@@ -17,7 +17,7 @@ analytic inverse by one computed with L-BFGS-B.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 

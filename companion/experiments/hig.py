@@ -30,7 +30,6 @@ import numpy as np
 
 from .. import hig, nn
 from .._checks import check_fraction, check_int, check_positive
-from ..linalg import svd_power
 from ..physics import coupled_oscillators as co
 
 __all__ = [

@@ -38,7 +38,6 @@ import scipy.optimize  # noqa: F401  (BFGS's line search: imported here so that 
 from .. import linalg, rules
 from .._checks import as_vector, check_int, check_positive
 from ..driver import MinimizeResult, minimize
-from ..errors import SingularMatrixError
 from ..problems import Problem
 from ..tuning import SweepResult, sweep_step_size
 from ..timing import one_blas_thread  # noqa: F401 - re-exported
@@ -543,8 +542,12 @@ def plot_sweeps(ax, results: dict, *, tol: Optional[float] = None):
 
 
 def plot_scaling(ax, rows: Sequence[dict], key: str, quantity: str = "iterations", *,
-                 methods: Sequence[str] = METHODS, budget: Optional[float] = None):
-    """``quantity`` against ``key`` per method (log-log); runs that missed the tolerance are drawn at ``budget`` with open markers."""
+                 methods: Sequence[str] = METHODS, budget: Optional[float] = None,
+                 labels: Optional[dict] = None):
+    """``quantity`` against ``key`` per method (log-log); runs that missed the tolerance are drawn at ``budget`` with open markers.
+
+    ``labels`` maps a method to its legend entry (default: the method's name).
+    """
     from ..plots import MARKERS, color_of
 
     for i, method in enumerate(methods):
@@ -554,7 +557,7 @@ def plot_scaling(ax, rows: Sequence[dict], key: str, quantity: str = "iterations
         xs = np.array([r[key] for r in match], dtype=float)
         ys = np.array([np.nan if r[quantity] is None else r[quantity] for r in match], dtype=float)
         color, marker = color_of(method, i), MARKERS.get(method, "o")
-        ax.loglog(xs, ys, color=color, marker=marker, ms=5, label=method)
+        ax.loglog(xs, ys, color=color, marker=marker, ms=5, label=(labels or {}).get(method, method))
         if budget is not None:
             missed = np.isnan(ys)
             ax.loglog(xs[missed], np.full(missed.sum(), budget), ls="none", marker=marker, color=color, ms=6,
@@ -565,7 +568,8 @@ def plot_scaling(ax, rows: Sequence[dict], key: str, quantity: str = "iterations
     ax.minorticks_off()
     ax.set_xlabel(key)
     ax.set_ylabel(quantity)
-    ax.legend(fontsize=8, ncol=2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, ncol=2)
 
 
 # --------------------------------------------------------------------------- noise

@@ -24,7 +24,6 @@ import numpy as np
 from .. import problems, rules
 from .._checks import as_vector, check_int, check_positive
 from ..driver import MinimizeResult, minimize
-from ..errors import InverseError
 from ..problems import Loss, Problem
 
 __all__ = [

@@ -24,13 +24,11 @@ Every function is pure; seeds are passed in explicitly.
 from __future__ import annotations
 
 import math
-import time
 from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from .._checks import check_int, check_positive
-from ..errors import InverseError
 from ..nn import MLP
 from ..problems import Problem
 from ..training import (
