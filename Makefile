@@ -1,6 +1,7 @@
 # Scale-Invariance and Inversion: build and test.
 #
-#   make test       unit, property and doctests of companion, then every notebook in book/ (nbval)
+#   make test       lint of the publishing workflow, unit, property and doctests of companion,
+#                   then every notebook in book/ (nbval)
 #   make book       execute every notebook and build the HTML book with warnings as errors
 #   make clean      remove build output and caches (keeps .venv)
 #   make distclean  clean, and remove .venv
@@ -48,7 +49,8 @@ help:
 	@echo "make test       run the tests of companion and every notebook in book/"
 	@echo "make book       build the book into _build/html (notebooks executed, warnings are errors)"
 	@echo "make clean      remove _build and caches;  make distclean  also removes .venv"
-	@echo "further checks: make check-html, make check-determinism, make test-oldest, make bench (see mk/)"
+	@echo "make pdf       build the whole book as one PDF into _build/latex/course.pdf"
+	@echo "further checks: make check-html, make check-pdf, make check-determinism, make test-oldest, make bench (see mk/)"
 
 venv: $(STAMP)
 
@@ -57,8 +59,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
-test: $(STAMP)
+test: $(STAMP) $(LINT_STAMP)
 	@t0=$$(date +%s); \
+	echo "== [0/2] publishing workflow: schema and security lint"; \
+	$(MAKE) --no-print-directory lint-workflows; \
 	echo "== [1/2] unit, property and doctests: pytest tests companion --doctest-modules"; \
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests companion --doctest-modules; \
 	t1=$$(date +%s); \

@@ -57,7 +57,10 @@ ALLOWED_CONSOLE = [
 ]
 REFRESH = re.compile(r'<meta[^>]+http-equiv="refresh"[^>]+url=([^"\'>]+)', re.IGNORECASE)
 SCREENSHOT_PAGES = ["book/crux.html", "book/inverse_gradients.html", "book/summary.html"]
-REPOSITORY = "scale-invariance-course/course"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from repository import repository_slug  # noqa: E402  (the one place the repository is named: _config.yml)
+
+REPOSITORY = repository_slug()
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--disable-dev-shm-usage", "--window-size=1280,1100", "--hide-scrollbars"]
@@ -180,7 +183,8 @@ def check_link(page: Path, href: str, root: Path, problems: list, counts: dict) 
         target = target / "index.html"
     counts["internal links"] += 1
     if not target.is_file():
-        problems.append(f"{page.relative_to(root)}: broken link {href!r} (no file {target})")
+        remedy = " (the PDF: run 'make pdf' before this check)" if target.name == "course.pdf" else ""
+        problems.append(f"{page.relative_to(root)}: broken link {href!r} (no file {target}){remedy}")
         return
     if fragment.startswith("equation-"):
         counts["equation references"] += 1
