@@ -1,14 +1,87 @@
 """Small helpers for the notebooks.
 
-``glue`` stores a value for the book's prose (myst-nb); where myst-nb is not
-installed (Colab, a bare Jupyter) it does nothing, so notebooks run anywhere.
+Numbers in the prose: a Markdown cell writes ``{eval}`fmt(eta, ".3g")``` (a MyST
+role). The built book evaluates it while it executes the notebook (myst-nb's inline
+mode) and JupyterLab does so after Run All (jupyterlab-myst), so one source serves both.
+:func:`fmt` returns text whose ``repr`` has no quotes, so both renderers show ``1.55``,
+not ``'1.55'``. Each number a paragraph states is also printed by a nearby cell, so that
+readers on Colab, which renders no MyST, see it too.
+
+The code of a rule: :func:`show_source` displays the source of a package function as
+a highlighted code block, on the page, in JupyterLab, on Colab and in the PDF alike.
+
+``glue`` stores a value for ``{glue:text}`` (myst-nb); it is kept only while chapters
+move over to ``{eval}``, and does nothing where myst-nb is not installed.
 """
 
 from __future__ import annotations
 
+import inspect
+import numbers
+
 import numpy as np
 
-__all__ = ["glue"]
+__all__ = ["fmt", "show_source", "glue"]
+
+
+class Formatted(str):
+    """Text that prints as itself: ``repr`` without quotes, for ``{eval}`` in prose."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def fmt(value, spec: str = ".3g") -> Formatted:
+    """``value`` formatted with the format ``spec``, for ``{eval}`fmt(x, ".2f")``` in prose.
+
+    Integers, floats, numpy scalars and strings are accepted; ``spec`` is any format
+    specification of :func:`format` (``".3g"``, ``".1%"``, ``","``, ``"d"``).
+
+    >>> fmt(0.019812, ".3g")
+    0.0198
+    >>> fmt(np.float64(2.5e-7), ".1e")
+    2.5e-07
+    >>> fmt(12000, ",")
+    12,000
+    >>> fmt([1, 2])
+    Traceback (most recent call last):
+    ...
+    TypeError: fmt formats one number or string, got list; index it first, e.g. fmt(values[0])
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
+    if not isinstance(value, (numbers.Number, str)):
+        raise TypeError(
+            f"fmt formats one number or string, got {type(value).__name__}; "
+            f"index it first, e.g. fmt(values[0])"
+        )
+    if not isinstance(spec, str):
+        raise TypeError(f"spec must be a format string such as '.3g', got {type(spec).__name__}")
+    return Formatted(format(value, spec))
+
+
+def show_source(obj):
+    """Display the source code of ``obj`` (a function or class of companion) as Python.
+
+    Returns an :class:`IPython.display.Code` object, which a notebook shows highlighted;
+    outside IPython it returns the source as a string.
+
+    >>> from companion import rules
+    >>> print(show_source(rules.gd_direction).data.splitlines()[0])
+    def gd_direction(problem: Problem, x) -> np.ndarray:
+    """
+    if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
+        raise TypeError(f"show_source needs a function or class, got {type(obj).__name__}")
+    source = inspect.getsource(obj)
+    try:
+        from IPython.display import Code
+    except ImportError:  # pragma: no cover - IPython is part of the course environment
+        return source
+    return Code(source, language="python")
 
 
 def glue(name: str, value, display: bool = False):
