@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["fmt", "show_source", "glue"]
+__all__ = ["fmt", "Formatted", "show_source", "glue"]
 
 
 class Formatted(str):
@@ -37,7 +37,7 @@ def fmt(value, spec: str = ".3g") -> Formatted:
     """``value`` formatted with the format ``spec``, for ``{eval}`fmt(x, ".2f")``` in prose.
 
     Integers, floats, numpy scalars and strings are accepted; ``spec`` is any format
-    specification of :func:`format` (``".3g"``, ``".1%"``, ``","``, ``"d"``).
+    specification of the built-in ``format`` (``".3g"``, ``".1%"``, ``","``, ``"d"``).
 
     >>> fmt(0.019812, ".3g")
     0.0198
@@ -67,7 +67,7 @@ def fmt(value, spec: str = ".3g") -> Formatted:
 def show_source(obj):
     """Display the source code of ``obj`` (a function or class of companion) as Python.
 
-    Returns an :class:`IPython.display.Code` object, which a notebook shows highlighted;
+    Returns an ``IPython.display.Code`` object, which a notebook shows highlighted;
     outside IPython it returns the source as a string.
 
     >>> from companion import rules
