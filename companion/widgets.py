@@ -434,8 +434,35 @@ class Explorer:
                 plt.close(fig)
         return self.last
 
+    def static_png(self, dpi: int = 100) -> bytes:
+        """The figure of the current state as PNG bytes (what a reader without a kernel sees)."""
+        import io
+
+        import matplotlib.pyplot as plt
+
+        exploration = self.last if self.last is not None else self.update()
+        fig = render(exploration, xlim=self._xlim, ylim=self._ylim, panels=self._panels, minima=self.minima())
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        return buffer.getvalue()
+
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widget, with the starting figure as PNG and the run's summary as text.
+
+        JupyterLab, Colab and the HTML book show the widget; the PDF (which cannot hold a
+        widget) and viewers without widget support fall back to the PNG.
+        """
+        import base64
+
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data)
+        if self._draw:
+            data["image/png"] = base64.b64encode(self.static_png()).decode("ascii")
+        if self.last is not None:
+            data["text/plain"] = f"explorer: {self.last.summary}"
+        return (data, metadata) if isinstance(bundle, tuple) else data
 
 
 def explorer(make_problem: Callable[[float], Problem] = problems.alpha_scaled,

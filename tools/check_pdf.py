@@ -47,7 +47,7 @@ def pdf_images(pdf: Path) -> int:
 
 
 class ImageCounter(HTMLParser):
-    """Counts the images of a chapter page's article, the figures of the book."""
+    """Counts the figures of a chapter page's article: its images and its widget explorers."""
 
     def __init__(self):
         super().__init__()
@@ -60,6 +60,9 @@ class ImageCounter(HTMLParser):
             self.depth += 1
         if tag == "img" and self.depth and "_images/" in (attrs.get("src") or ""):
             self.images.append(attrs["src"])
+        # a widget explorer: the page shows the live widget, the PDF its starting figure
+        if tag == "script" and self.depth and attrs.get("type") == "application/vnd.jupyter.widget-view+json":
+            self.images.append("widget")
 
     def handle_endtag(self, tag):
         if tag == "article":

@@ -364,7 +364,7 @@ def pendulum_chain_problem(n: int, *, dt: float, steps: int, target, omega: floa
 
     * simulator: :func:`leapfrog` over ``steps`` steps of ``dt``;
     * Jacobian: the exact ``(2n, 2n)`` Jacobian of the scheme (tangent propagation);
-    * inverse: :math:`P^{-1}(y; x_0) = ` ``leapfrog(y, dt=-dt)``, a *global*
+    * inverse: :math:`P^{-1}(y; x_0)` = ``leapfrog(y, dt=-dt)``, a *global*
       inverse (it ignores :math:`x_0`): leapfrog is time-reversible.  In
       floating point the reversal is exact to rounding (about
       :math:`10^{-14}` relative for 1000 steps of moderate amplitude), but
