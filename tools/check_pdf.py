@@ -121,11 +121,26 @@ def find_page(pages: list[str], needle: str, start: int = 0) -> int | None:
     return None
 
 
+def find_heading(pages: list[str], title: str, start: int = 0) -> int | None:
+    """The first page from ``start`` with a line that is ``title`` (a heading, not a mention)."""
+    key = normalised(title)
+    for number, text in enumerate(pages[start:], start=start):
+        if any(normalised(line) == key for line in text.splitlines()):
+            return number
+    return None
+
+
 def exercises_have_solutions(pages: list[str]) -> list[str]:
-    """Each "Exercise N" heading is followed by "Solution to Exercise N" before the next exercise."""
+    """Each "Exercise N" heading is followed by "Solution to Exercise N" before the next exercise.
+
+    Headings are lines holding only "Exercise N" or "Solution to Exercise N", optionally
+    with a title in parentheses; "Exercise 8" inside a sentence or a code output is a
+    reference, not a heading.
+    """
     text = "\n".join(pages)
+    heading = re.compile(r"^[ \t]*(Solution to )?Exercise (\d+(?:\.\d+)*)[ \t]*(?:\(.*\))?[ \t]*$", re.MULTILINE)
     events = [(m.start(), "solution" if m.group(1) else "exercise", m.group(2))
-              for m in re.finditer(r"(Solution to )?Exercise (\d+(?:\.\d+)*)", text)]
+              for m in heading.finditer(text)]
     problems, open_exercise = [], None
     for _, kind, label in events:
         if kind == "exercise":
@@ -179,10 +194,12 @@ def main(argv=None) -> int:
     if in_pdf != in_html:
         failures.append(f"the PDF has {in_pdf} figures, the HTML book {in_html}")
 
+    # chapter titles are looked for after the table of contents, which lists them all
+    body = next((n for n, text in enumerate(pages) if text.lstrip().startswith("Part I")), 0)
     chapter_pages = {}
     for name in files:
         title = title_of(root, name)
-        page = find_page(pages, plain_title(title))
+        page = find_heading(pages, plain_title(title), start=body) if name != files[0] else 0
         if page is None:
             failures.append(f"chapter title not found in the PDF: {title!r} ({name})")
         else:
@@ -191,7 +208,7 @@ def main(argv=None) -> int:
 
     missing_solutions = exercises_have_solutions(pages)
     failures += missing_solutions
-    exercises = len(re.findall(r"(?<!Solution to )Exercise \d+", "\n".join(pages)))
+    exercises = len(re.findall(r"^[ \t]*Exercise \d+[ \t]*(?:\(.*\))?[ \t]*$", "\n".join(pages), re.MULTILINE))
     print(f"exercises: {exercises}, each followed by its solution: {not missing_solutions}")
 
     chosen = {"title": 0, "contents": find_page(pages, "Contents") or 1}
