@@ -17,6 +17,7 @@ move over to ``{eval}``, and does nothing where myst-nb is not installed.
 from __future__ import annotations
 
 import inspect
+import textwrap
 import numbers
 
 import numpy as np
@@ -76,7 +77,7 @@ def show_source(obj):
     """
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
         raise TypeError(f"show_source needs a function or class, got {type(obj).__name__}")
-    source = inspect.getsource(obj)
+    source = textwrap.dedent(inspect.getsource(obj))
     try:
         from IPython.display import Code
     except ImportError:  # pragma: no cover - IPython is part of the course environment
