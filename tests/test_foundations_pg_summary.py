@@ -246,3 +246,83 @@ def test_pg_is_invariant_under_a_nonlinear_reparametrisation_and_ig_is_not(eta):
         count = min(len(xs), len(zs))
         gap = max(np.max(np.abs(phi(z) - x)) for z, x in zip(zs[:count], xs[:count]))
         assert (gap < 1e-12) == invariant
+
+
+# --------------------------------------------------------------------------- summary: Adam and rescaling
+def test_adam_path_ignores_rescaled_gradient_components_from_a_fixed_start():
+    reference = minimize(problems.alpha_scaled(1.0), [1.0, 1.0], rules.adam(0.1), steps=50).xs
+    for alpha in (10.0, 1000.0):
+        xs = minimize(problems.alpha_scaled(alpha), [1.0, 1.0], rules.adam(0.1), steps=50).xs
+        np.testing.assert_allclose(xs, reference, atol=1e-7)  # only Adam's epsilon makes a difference
+
+
+def test_adam_is_not_invariant_under_a_change_of_units_with_the_start_mapped():
+    problem, x0 = problems.square_second(target=(1.0, 4.0)), np.array([3.0, 3.0])
+    best = []
+    for alpha in (1.0, 1000.0):
+        scale = np.array([1.0, alpha])
+        in_z = problems.reparametrize(problem, scale)
+        sweep = sweep_step_size(in_z, x0 / scale, rules.adam, log_grid(1e-3, 1.0, per_decade=2), steps=400, tol=1e-10)
+        best.append(sweep.best_eta)
+        path = minimize(in_z, x0 / scale, rules.adam(0.1), steps=20).xs * scale
+        gap = np.max(np.abs(path - minimize(problem, x0, rules.adam(0.1), steps=20).xs))
+        assert (gap == 0.0) == (alpha == 1.0)
+    assert best[1] <= best[0] / 3  # the best eta moves with the units
+
+
+@pytest.mark.parametrize("make", [rules.newton, rules.gauss_newton, rules.ig, rules.pg])
+def test_inverting_rules_are_invariant_under_a_change_of_units(make):
+    problem, x0, scale = problems.square_second(target=(1.0, 4.0)), np.array([3.0, 3.0]), np.array([1.0, 100.0])
+    xs = minimize(problem, x0, make(0.5), steps=15).xs
+    zs = minimize(problems.reparametrize(problem, scale), x0 / scale, make(0.5), steps=15).xs
+    np.testing.assert_allclose(zs * scale, xs, rtol=1e-12, atol=1e-12)
+
+
+def test_gauss_newton_equals_ig_for_a_square_invertible_jacobian():
+    problem = problems.square_second(target=(1.0, 4.0))
+    for eta in (0.3, 1.0):
+        np.testing.assert_allclose(minimize(problem, [3.0, 3.0], rules.gauss_newton(eta), steps=10).xs,
+                                   minimize(problem, [3.0, 3.0], rules.ig(eta), steps=10).xs, rtol=1e-13)
+
+
+# --------------------------------------------------------------------------- summary: compositions
+_INNER = {"exp": (np.exp, np.exp, np.exp, np.log),
+          "cube": (lambda x: x**3, lambda x: 3 * x**2, lambda x: 6 * x, np.cbrt)}
+
+
+def _composite(f, df, d2f, f_inv):
+    return problems.Problem(
+        simulator=lambda x: f(x) ** 2, jacobian=lambda x: np.array([[2 * f(x[0]) * df(x[0])]]),
+        target=np.array([1.0]),
+        second_derivatives=lambda x: np.array([[[2 * df(x[0]) ** 2 + 2 * f(x[0]) * d2f(x[0])]]]),
+        inverse=lambda y, x0: f_inv(np.sign(f(x0)) * np.sqrt(y)))
+
+
+def _delta_u(make, eta, key):
+    f, _, _, f_inv = _INNER[key]
+    x0 = np.array([f_inv(2.0)])
+    return (f(x0 + make(eta).first_step(_composite(*_INNER[key]), x0)) - f(x0))[0]
+
+
+def test_composite_derivatives_match_finite_differences():
+    for key, funcs in _INNER.items():
+        p, x, h = _composite(*funcs), np.array([0.7]), 1e-6
+        fd = (p.simulator(x + h) - p.simulator(x - h)) / (2 * h)
+        assert p.jacobian_at(x)[0, 0] == pytest.approx(fd[0], rel=1e-7)
+        fd2 = (p.jacobian_at(x + h) - p.jacobian_at(x - h))[0, 0] / (2 * h)
+        assert p.second_derivatives(x)[0, 0, 0] == pytest.approx(fd2, rel=1e-6)
+
+
+def test_pg_update_of_the_intermediate_is_exactly_the_outer_pg_step():
+    outer = problems.scalar_square(target=1.0)
+    for eta in (0.05, 0.5, 1.0):
+        alone = rules.pg(eta).first_step(outer, [2.0])[0]
+        for key in _INNER:
+            assert _delta_u(rules.pg, eta, key) == pytest.approx(alone, abs=1e-14)
+
+
+@pytest.mark.parametrize("make, order", [(rules.gd, 1.0), (rules.newton, 1.0), (rules.ig, 2.0)])
+def test_order_at_which_the_inner_function_enters(make, order):
+    etas = np.logspace(-6, -4, 5)  # small enough that the GD step stays in the linear regime
+    gaps = [abs(_delta_u(make, e, "exp") - _delta_u(make, e, "cube")) for e in etas]
+    assert np.polyfit(np.log(etas), np.log(gaps), 1)[0] == pytest.approx(order, abs=0.1)
