@@ -107,7 +107,7 @@ def test_newton_step_in_y_general_loss_goes_through_problem():
     np.testing.assert_allclose(newton_step_in_y(Y, T, 0.5), 0.5 * (T - Y))
     # a scaled squared error has the same Newton step; so has a weighted one
     np.testing.assert_allclose(newton_step_in_y(Y, T, 0.5, problems.squared_error(2.0)), 0.5 * (T - Y))
-    from companion.experiments.inverse_simulators import weighted_loss
+    from companion.losses import weighted_squared_error as weighted_loss
 
     np.testing.assert_allclose(newton_step_in_y(Y, T, 1.0, weighted_loss([1.0, 9.0])), T - Y)
 
