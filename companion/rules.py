@@ -37,6 +37,7 @@ from .problems import Problem
 
 __all__ = [
     "Rule",
+    "TruncationState",
     "gd_direction",
     "newton_direction",
     "gauss_newton_direction",
@@ -100,6 +101,57 @@ def _require_inverse(problem: Problem) -> None:
         )
 
 
+class TruncationState(NamedTuple):
+    """What ``newton``, ``gauss_newton`` and ``ig`` dropped so far.
+
+    ``dropped`` is the most modes dropped in one step (of ``modes``), ``condition``
+    the largest unit-free condition number met (:mod:`companion.linalg`), ``rtol``
+    the threshold (``None``: the rule refuses instead of truncating).
+    """
+
+    rule: str
+    rtol: Optional[float]
+    dropped: int = 0
+    modes: int = 0
+    condition: float = 1.0
+
+    def record(self, info: linalg.Truncation) -> "TruncationState":
+        """The state after a step that did ``info``."""
+        return self._replace(dropped=max(self.dropped, info.dropped),
+                             modes=info.modes if info.dropped >= self.dropped else self.modes,
+                             condition=max(self.condition, info.condition))
+
+    def describe(self) -> str:
+        """``""`` when nothing was dropped, else how many modes and at which condition number.
+
+        >>> TruncationState("gauss_newton", 1e-12, 1, 2, 3.1e13).describe()
+        'gauss_newton dropped 1 of 2 modes (unit-free condition number 3.1e+13 > 1/rtol = 1e+12): the problem is ill-posed at this rtol; the dropped directions of x are not determined by the data'
+        """
+        if self.dropped == 0:
+            return ""
+        return (f"{self.rule} dropped {self.dropped} of {self.modes} modes (unit-free condition number "
+                f"{self.condition:.2g} > 1/rtol = {1 / self.rtol:.2g}): the problem is ill-posed at this rtol; "
+                f"the dropped directions of x are not determined by the data")
+
+
+def _truncating(name: str, label: str, eta: float, rtol: Optional[float],
+                solve: Callable[[Problem, np.ndarray], tuple[np.ndarray, linalg.Truncation]],
+                requires: Callable[[Problem], None] = lambda problem: None) -> Rule:
+    """A rule ``eta * direction`` whose ``solve`` reports a :class:`~companion.linalg.Truncation`."""
+    def init(problem, x0):
+        requires(_check_problem(problem))
+        return TruncationState(label, rtol)
+
+    def step(problem, x, state):
+        if not isinstance(state, TruncationState):
+            raise TypeError(f"state of {name} must be the TruncationState that init(problem, x0) returned, "
+                            f"got {type(state).__name__}")
+        direction, info = solve(_check_problem(problem), as_vector(x, "x"))
+        return eta * direction, state.record(info)
+
+    return Rule(name, init, step, eta)
+
+
 # --------------------------------------------------------------------------- directions
 def gd_direction(problem: Problem, x) -> np.ndarray:
     r"""Steepest descent :math:`-\nabla_x L = -J^\top (\partial L/\partial y)^\top`.
@@ -111,79 +163,96 @@ def gd_direction(problem: Problem, x) -> np.ndarray:
     return -_check_problem(problem).gradient_at(x)
 
 
-def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) -> np.ndarray:
+def _newton_solve(problem: Problem, x, rtol: Optional[float]) -> tuple[np.ndarray, linalg.Truncation]:
+    x = as_vector(x, "x")
+    gradient, hessian = _check_problem(problem).gradient_and_hessian_at(x)
+    direction, info = linalg.unit_free_symmetric_solve(
+        hessian, gradient, rtol=linalg.DEFAULT_RTOL if rtol is None else rtol, truncate=rtol is not None,
+        name=f"the Hessian of {problem.name!r}",
+        remedy="Newton needs an invertible Hessian; use gauss_newton, bfgs, newton_trust_region or gd here, "
+               "or pass rtol (e.g. newton(rtol=1e-12)) to drop the singular modes",
+    )
+    return -direction, info
+
+
+def newton_direction(problem: Problem, x, *, rtol: Optional[float] = None) -> np.ndarray:
     r"""Newton's direction :math:`-H^{-1} \nabla_x L` with the full Hessian :math:`H`.
 
-    Raises :class:`~companion.errors.SingularMatrixError` for a singular Hessian.
-    The Hessian is first scaled to unit diagonal, :math:`\hat H = D H D` with
-    :math:`D = |\mathrm{diag}\, H|^{-1/2}`, so that neither the step nor the
-    singularity test depends on the units of :math:`x` (Newton is scale-invariant).
+    The Hessian is first scaled to unit diagonal, :math:`\hat H = D^{-1} H D^{-1}`
+    with :math:`D = |\mathrm{diag}\, H|^{1/2}` (:func:`~companion.linalg.symmetric_scales`),
+    so that neither the step nor the singularity test depends on the units of
+    :math:`x` (Newton is scale-invariant).  With ``rtol=None`` a singular
+    :math:`\hat H` (unit-free condition number above ``1/linalg.DEFAULT_RTOL``) raises
+    :class:`~companion.errors.SingularMatrixError`; with a number its modes below
+    ``rtol`` times the largest are dropped (pseudo-inverse).
 
     >>> from companion.problems import alpha_scaled
     >>> newton_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
     array([-1., -1.])
     """
+    return _newton_solve(problem, x, rtol)[0]
+
+
+def _gauss_newton_solve(problem: Problem, x, rtol: float) -> tuple[np.ndarray, linalg.Truncation]:
     x = as_vector(x, "x")
-    gradient, hessian = _check_problem(problem).gradient_and_hessian_at(x)
-    diagonal = np.abs(np.diag(hessian))
-    regular = diagonal > np.finfo(float).tiny  # zero (or denormal) diagonal entries keep the scale 1
-    d = 1.0 / np.sqrt(np.where(regular, diagonal, 1.0))
-    return -d * linalg.solve(
-        hessian * np.outer(d, d), d * gradient, rtol=rtol,
-        name=f"the Hessian of {problem.name!r}",
-        remedy="Newton needs an invertible Hessian; use gauss_newton, bfgs or gd here",
-    )
+    # (J^T L_yy J)^+ J^T g = (R J)^+ R^{-T} g with R = L_yy^{1/2}: the pseudo-inverse acts on
+    # R J, not on J^T L_yy J, so rtol truncates singular values of J (not of J^T J, whose
+    # condition number is squared), after scaling its columns to unit norm.
+    y = _check_problem(problem).output(x)
+    curvature = problem.loss.isotropic_curvature
+    if curvature is not None:  # L_yy = c I: the step is -J^+ g / c, one SVD of J
+        solution, info = linalg.unit_free_lstsq(problem.jacobian_at(x), problem.loss_gradient_in_y(y),
+                                                rtol=rtol, name="J")
+        return -solution / curvature, info
+    loss_hessian = problem.loss_hessian_in_y(y)
+    root = linalg.svd_power(loss_hessian, 0.5, name="L_yy")
+    inverse_root = linalg.svd_power(loss_hessian, -0.5, name="L_yy")
+    solution, info = linalg.unit_free_lstsq(root @ problem.jacobian_at(x),
+                                            inverse_root @ problem.loss_gradient_in_y(y),
+                                            rtol=rtol, name="L_yy^(1/2) J")
+    return -solution, info
 
 
-def gauss_newton_direction(problem: Problem, x, *, rtol: float = 1e-10) -> np.ndarray:
+def gauss_newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL) -> np.ndarray:
     r"""Gauss-Newton :math:`-(J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`.
 
     For :math:`L = \tfrac12|y - y^*|^2` this is :math:`-J^{+}(y - y^*)`, with the
-    pseudo-inverse truncated at ``rtol`` (any shape and rank of :math:`J`).
+    pseudo-inverse taken of the column-scaled :math:`J D^{-1}` and truncated at
+    ``rtol`` (:func:`~companion.linalg.unit_free_lstsq`), so what is dropped does
+    not depend on the units of :math:`x`.  Any shape and rank of :math:`J`.
 
     >>> from companion.problems import alpha_scaled
     >>> gauss_newton_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
     array([-1., -1.])
     """
+    return _gauss_newton_solve(problem, x, rtol)[0]
+
+
+def _ig_solve(problem: Problem, x, dy, rtol: Optional[float]) -> tuple[np.ndarray, linalg.Truncation]:
     x = as_vector(x, "x")
-    # (J^T L_yy J)^+ J^T g = (R J)^+ R^{-T} g with R = L_yy^{1/2}: the pseudo-inverse acts on
-    # R J, not on J^T L_yy J, so rtol truncates singular values of J (not of J^T J, whose
-    # condition number is squared).
-    y = _check_problem(problem).output(x)
-    curvature = problem.loss.isotropic_curvature
-    if curvature is not None:  # L_yy = c I: the step is -J^+ g / c, one SVD of J
-        jac = problem.jacobian_at(x)
-        return -linalg.pinv(jac, rtol=rtol, name="J") @ problem.loss_gradient_in_y(y) / curvature
-    loss_hessian = problem.loss_hessian_in_y(y)
-    root = linalg.svd_power(loss_hessian, 0.5, name="L_yy")
-    inverse_root = linalg.svd_power(loss_hessian, -0.5, name="L_yy")
-    weighted = root @ problem.jacobian_at(x)
-    return -linalg.pinv(weighted, rtol=rtol, name="L_yy^(1/2) J") @ (inverse_root @ problem.loss_gradient_in_y(y))
+    jac = _check_problem(problem).jacobian_at(x)
+    dy = as_vector(dy, "dy", size=jac.shape[0])
+    return linalg.unit_free_lstsq(
+        jac, dy, rtol=linalg.DEFAULT_RTOL if rtol is None else rtol, truncate=rtol is not None,
+        name=f"the Jacobian of {problem.name!r}",
+        remedy="pass rtol (e.g. ig(rtol=1e-12)) to use a truncated pseudo-inverse instead",
+    )
 
 
 def ig_direction(problem: Problem, x, dy, *, rtol: Optional[float] = None) -> np.ndarray:
     r"""Inverse gradient :math:`\Delta x = J^{-1} \Delta y` for a given output step ``dy``.
 
-    With ``rtol=None`` :math:`J` must be square and invertible; with a number
-    the truncated pseudo-inverse :math:`J^+` is used instead.
+    With ``rtol=None`` :math:`J` must be square and invertible: its columns are
+    scaled to unit norm and a unit-free condition number above
+    ``1/linalg.DEFAULT_RTOL`` raises :class:`~companion.errors.SingularMatrixError`.
+    With a number the truncated pseudo-inverse of the column-scaled Jacobian is
+    used instead (:func:`~companion.linalg.unit_free_lstsq`).
 
     >>> from companion.problems import alpha_scaled
     >>> ig_direction(alpha_scaled(10.0), np.zeros(2), np.array([1.0, 1.0]))
     array([1. , 0.1])
     """
-    x = as_vector(x, "x")
-    jac = _check_problem(problem).jacobian_at(x)
-    dy = as_vector(dy, "dy", size=jac.shape[0])
-    if rtol is None:
-        # Columns scaled to unit norm first, so the singularity test does not depend
-        # on the units of x (J D^{-1} z = dy, dx = D^{-1} z).
-        norms = np.linalg.norm(jac, axis=0)
-        d = 1.0 / np.where(norms > np.finfo(float).tiny, norms, 1.0)
-        return d * linalg.solve(
-            jac * d, dy, name=f"the Jacobian of {problem.name!r}",
-            remedy="pass rtol (e.g. ig(rtol=1e-6)) to use a truncated pseudo-inverse instead",
-        )
-    return linalg.pinv(jac, rtol=rtol, name=f"the Jacobian of {problem.name!r}") @ dy
+    return _ig_solve(problem, x, dy, rtol)[0]
 
 
 def pg_step(problem: Problem, x, eta: float = 1.0) -> np.ndarray:
@@ -215,26 +284,36 @@ def gd(eta: float) -> Rule:
     return _stateless("GD", eta, gd_direction)
 
 
-def newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL) -> Rule:
+def newton(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     r"""Newton's method, :math:`\Delta x_{QN} = -\eta\, (\partial^2 L/\partial x^2)^{-1} \nabla_x L`.
 
-    Needs the problem's second derivatives (or Hessian); a singular Hessian
-    raises :class:`~companion.errors.SingularMatrixError`.
+    Needs the problem's second derivatives (or Hessian).  Like :func:`ig`, Newton is
+    defined by an inverse, so by default (``rtol=None``) a singular Hessian (unit-free
+    condition number above ``1/linalg.DEFAULT_RTOL``) raises
+    :class:`~companion.errors.SingularMatrixError` rather than silently becoming
+    another rule; ``rtol`` switches to the truncated pseudo-inverse of the scaled
+    Hessian, and the state (:class:`TruncationState`) records what was dropped.
+    Pure Newton goes to the stationary point of the quadratic model, a maximum or
+    a saddle included; :func:`newton_trust_region` does not.
 
     >>> from companion.problems import alpha_scaled
     >>> newton().first_step(alpha_scaled(1e3), [1.0, 1.0])
     array([-1., -1.])
     """
     eta = check_positive(eta, "eta")
-    rtol = check_fraction(rtol, "rtol")
-    return _stateless("Newton", eta, lambda p, x: newton_direction(p, x, rtol=rtol), _require_hessian)
+    rtol = None if rtol is None else check_fraction(rtol, "rtol")
+    return _truncating("Newton", "newton", eta, rtol, lambda p, x: _newton_solve(p, x, rtol), _require_hessian)
 
 
-def gauss_newton(eta: float = 1.0, *, rtol: float = 1e-10) -> Rule:
+def gauss_newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL) -> Rule:
     r"""Gauss-Newton, :math:`\Delta x_{GN} = -\eta\, J^{+} (\partial L/\partial y)^\top` for the L2 loss.
 
-    In general :math:`-\eta (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`;
-    singular values below ``rtol`` times the largest are dropped.
+    In general :math:`-\eta (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`.
+    Gauss-Newton is defined by a pseudo-inverse, so it truncates by default:
+    singular values of the column-scaled (unit-free) :math:`J` below ``rtol`` times
+    the largest are dropped, and the state (:class:`TruncationState`) records how
+    many and the unit-free condition number, which the driver adds to the result's
+    message.
 
     >>> from companion.problems import linear
     >>> gauss_newton().first_step(linear([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], [1.0, 2.0, 5.0]), [0.0, 0.0])
@@ -242,15 +321,21 @@ def gauss_newton(eta: float = 1.0, *, rtol: float = 1e-10) -> Rule:
     """
     eta = check_positive(eta, "eta")
     rtol = check_fraction(rtol, "rtol")
-    return _stateless("Gauss-Newton", eta, lambda p, x: gauss_newton_direction(p, x, rtol=rtol))
+    return _truncating("Gauss-Newton", "gauss_newton", eta, rtol, lambda p, x: _gauss_newton_solve(p, x, rtol))
 
 
 def ig(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     r"""Inverse gradient, :math:`\Delta x_{IG} = J^{-1} \Delta y` with :math:`\Delta y = \eta\,(y^* - y)`.
 
     For a general loss :math:`\Delta y` is the Newton step of :math:`L` in
-    :math:`y`.  ``rtol=None`` demands a square invertible Jacobian; a number
-    switches to the truncated pseudo-inverse :math:`J^+`.
+    :math:`y`.  By default (``rtol=None``) IG *refuses* a Jacobian that is not
+    square or whose unit-free condition number exceeds ``1/linalg.DEFAULT_RTOL``
+    (:class:`~companion.errors.SingularMatrixError`): IG is defined by
+    :math:`J^{-1}`, and a truncated step reaches a different point, chosen by
+    ``rtol``, which the user should choose knowingly.  A number switches to the
+    truncated pseudo-inverse of the column-scaled :math:`J`
+    (``ig(rtol=linalg.DEFAULT_RTOL)`` truncates where ``gauss_newton()`` does);
+    the state (:class:`TruncationState`) records what was dropped.
 
     >>> from companion.problems import alpha_scaled
     >>> ig(0.5).first_step(alpha_scaled(100.0), [2.0, 2.0])
@@ -260,10 +345,10 @@ def ig(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     if rtol is not None:
         rtol = check_fraction(rtol, "rtol")
 
-    def direction(problem, x):
-        return ig_direction(problem, x, problem.newton_step_in_y(problem.output(x), 1.0), rtol=rtol)
+    def solve(problem, x):
+        return _ig_solve(problem, x, problem.newton_step_in_y(problem.output(x), 1.0), rtol)
 
-    return _stateless("IG", eta, direction)
+    return _truncating("IG", "ig", eta, rtol, solve)
 
 
 def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None) -> Rule:
