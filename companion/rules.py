@@ -441,7 +441,7 @@ def adam(eta: float = 1e-3, *, beta1: float = 0.9, beta2: float = 0.999, eps: fl
 
 
 class BFGSState(NamedTuple):
-    """The inverse-Hessian estimate and the previous point and gradient."""
+    """The inverse-Hessian estimate, the previous point, gradient and loss."""
 
     inverse_hessian: np.ndarray
     x: Optional[np.ndarray]
@@ -449,6 +449,30 @@ class BFGSState(NamedTuple):
     #: ``((x.tobytes(), (loss or None, gradient or None)),)``: what the last line search computed
     #: at the accepted point, so the next step does not evaluate it again
     evaluated: tuple = ()
+    #: the loss at ``x`` (for the first trial step of the next line search)
+    loss: Optional[float] = None
+    #: whether :math:`B_0` has been rescaled by :math:`\gamma = s^\top y / y^\top y` (after the first step)
+    scaled: bool = False
+
+
+def _first_trial_step(value: float, previous: Optional[float], slope: float, gradient_norm: float) -> float:
+    r"""The line search's first trial :math:`t_0` (Nocedal & Wright eq. 3.60, as SciPy's BFGS).
+
+    :math:`t_0 = \min(1, 1.01 \cdot 2 (f_k - f_{k-1}) / \phi'(0))`: the step that would
+    repeat the previous decrease if :math:`\phi` were quadratic.  At the first step,
+    with no previous decrease, :math:`f_{k-1} = f_k + |\nabla f|/2`, so that the first
+    steepest-descent trial has length 1 in :math:`x` instead of :math:`|\nabla f|`.
+
+    >>> _first_trial_step(10.0, None, -1e4, 100.0)
+    0.0101
+    >>> _first_trial_step(1.0, 1.001, -1.0, 1.0)
+    0.00202
+    """
+    if previous is None:
+        previous = value + gradient_norm / 2
+    with np.errstate(all="ignore"):
+        trial = 1.01 * 2 * (value - previous) / slope
+    return float(min(1.0, trial)) if np.isfinite(trial) and trial > 0 else 1.0
 
 
 def _bfgs_update(inverse_hessian, s, y):
@@ -478,12 +502,16 @@ def _armijo(problem, x, direction, gradient, value, t=1.0, shrink=0.5, c1=1e-4, 
 def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
     r"""BFGS :cite:`nocedal2006`: :math:`\Delta x = -t\, B_k \nabla_x L` with :math:`B_k \approx H^{-1}`.
 
-    :math:`B_0 = I`; after each step
+    :math:`B_0 = I` for the first step; before the first update it is replaced by
+    :math:`\gamma I`, :math:`\gamma = s^\top y / y^\top y` (Nocedal & Wright eq. 6.20), an
+    estimate of the inverse curvature along the first step, so that the size of
+    :math:`B` matches the problem's units.  After each step
     :math:`B_{k+1} = (I - \rho s y^\top) B_k (I - \rho y s^\top) + \rho s s^\top`,
     :math:`s = x_{k+1} - x_k`, :math:`y = \nabla L_{k+1} - \nabla L_k`,
     :math:`\rho = 1/(y^\top s)` (skipped when :math:`y^\top s \le 0`).
     With ``line_search=True`` the length :math:`t` comes from a Wolfe line
-    search (``scipy.optimize.line_search``, backtracking if it fails) and
+    search (``scipy.optimize.line_search``, backtracking if it fails) whose first
+    trial is :func:`_first_trial_step` (the previous decrease, capped at 1), and
     ``eta`` must stay 1; otherwise :math:`t = \eta`.
 
     >>> from companion.problems import alpha_scaled
@@ -523,33 +551,42 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
         grad = cached(gradients, problem.gradient_at)
 
         gradient = grad(x)
-        inverse_hessian = state.inverse_hessian
+        inverse_hessian, scaled = state.inverse_hessian, state.scaled
         if state.x is not None:
-            inverse_hessian = _bfgs_update(inverse_hessian, x - state.x, gradient - state.gradient)
+            s, y = x - state.x, gradient - state.gradient
+            sy, yy = float(s @ y), float(y @ y)
+            if not scaled and sy > 0 and yy > 0:
+                inverse_hessian, scaled = (sy / yy) * np.eye(x.size), True
+            inverse_hessian = _bfgs_update(inverse_hessian, s, y)
         direction = -inverse_hessian @ gradient
         if float(direction @ gradient) >= 0:  # lost descent: restart from the identity
-            inverse_hessian = np.eye(x.size)
+            inverse_hessian, scaled = np.eye(x.size), False
             direction = -gradient
         if not line_search:
-            return eta * direction, BFGSState(inverse_hessian, x, gradient)
+            return eta * direction, BFGSState(inverse_hessian, x, gradient, scaled=scaled)
         value = loss(x)
+        slope = float(gradient @ direction)
+        previous = state.loss if state.x is not None else None
+        trial = _first_trial_step(value, previous, slope, float(np.linalg.norm(gradient)))
         with np.errstate(all="ignore"):
             import warnings
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    t = wolfe_search(loss, grad, x, direction, gfk=gradient, old_fval=value)[0]
+                    # scipy's line search starts from min(1, 1.01 * 2 (f - old_old_fval) / slope) = trial
+                    t = wolfe_search(loss, grad, x, direction, gfk=gradient, old_fval=value,
+                                     old_old_fval=value - trial * slope / (2 * 1.01))[0]
                 except ValueError:
                     t = None
         if t is None or not np.isfinite(t):
-            t = _armijo(problem, x, direction, gradient, value)
+            t = _armijo(problem, x, direction, gradient, value, t=trial)
         dx = t * direction
         following = (x + dx).tobytes()
         if following in values or following in gradients:
             keep = ((following, (values.get(following), gradients.get(following))),)
         else:
             keep = ()
-        return dx, BFGSState(inverse_hessian, x, gradient, keep)
+        return dx, BFGSState(inverse_hessian, x, gradient, keep, value, scaled)
 
     return Rule("BFGS", init, step, eta)
