@@ -480,3 +480,92 @@ def case(name: str) -> NLSCase:
 def problem(name: str) -> Problem:
     """The test problem ``name`` as a :class:`~companion.problems.Problem` (target 0)."""
     return case(name).problem()
+
+
+# --------------------------------------------------------------------------- counting and comparing
+@dataclass
+class Count:
+    """Calls of the residual and of the Jacobian, and :math:`F = |r|^2` at every residual call."""
+
+    residual: int = 0
+    jacobian: int = 0
+    values: list = None
+
+    def __post_init__(self):
+        self.values = [] if self.values is None else self.values
+
+    def evaluations_to_solve(self, item: NLSCase) -> int | None:
+        """The number of residual calls up to the first one at a solution of ``item`` (``None``: never)."""
+        for k, value in enumerate(self.values):
+            if item.solved(value):
+                return k + 1
+        return None
+
+
+def counted(item: NLSCase) -> tuple[NLSCase, Count]:
+    """``item`` with its residual and Jacobian wrapped to count their calls.
+
+    A call at the same ``x`` as the previous residual call is answered from a
+    one-entry cache and not counted: the driver evaluates every new iterate,
+    and the rule then asks for :math:`P(x)` at the same point (as a problem
+    that caches its last evaluation does).  The Jacobians behind the
+    finite-difference second derivatives are counted.
+    """
+    count = Count()
+    last = {}
+
+    def residual(x):
+        x = np.asarray(x, dtype=float)
+        if "x" in last and last["x"].shape == x.shape and np.array_equal(last["x"], x):
+            return last["r"].copy()
+        r = item.residual(x)
+        count.residual += 1
+        count.values.append(float(r @ r) if np.all(np.isfinite(r)) else float("inf"))
+        last["x"], last["r"] = x.copy(), np.array(r, dtype=float)
+        return r
+
+    def jacobian(x):
+        count.jacobian += 1
+        return item.jacobian(x)
+
+    return NLSCase(item.name, residual, jacobian, item.x0, item.minima), count
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one method did on one problem: ``evaluations`` residual calls to the first solution (or None)."""
+
+    problem: str
+    method: str
+    solved: bool
+    evaluations: int | None
+    residual_calls: int
+    jacobian_calls: int
+    final: float
+
+
+def run_rule(item: NLSCase, rule, steps: int = 300) -> Outcome:
+    """Run a companion rule with :func:`~companion.minimize` from the standard start, counting calls.
+
+    The run stops at the first iterate that solves the problem (a callback), after
+    ``steps`` steps, or when the rule fails.
+    """
+    from .driver import minimize
+
+    wrapped, count = counted(item)
+    result = minimize(wrapped.problem(), item.x0, rule, steps=steps,
+                      callback=lambda it: item.solved(2 * it.loss))
+    evaluations = count.evaluations_to_solve(item)
+    return Outcome(item.name, rule.name, evaluations is not None, evaluations, count.residual, count.jacobian,
+                   2 * result.fun)
+
+
+def run_scipy(item: NLSCase, method: str = "lm") -> Outcome:
+    """Run ``scipy.optimize.least_squares(method=...)`` with the analytic Jacobian and default tolerances."""
+    from scipy.optimize import least_squares
+
+    wrapped, count = counted(item)
+    result = least_squares(wrapped.residual, item.x0, jac=wrapped.jacobian, method=method)
+    evaluations = count.evaluations_to_solve(item)
+    return Outcome(item.name, f"scipy {method}", evaluations is not None, evaluations, count.residual,
+                   count.jacobian, float(2 * result.cost))

@@ -50,6 +50,9 @@ __all__ = [
     "bfgs",
     "ig",
     "pg",
+    "levenberg_marquardt",
+    "LMState",
+    "NoAcceptableStepError",
 ]
 
 
@@ -590,3 +593,171 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
         return dx, BFGSState(inverse_hessian, x, gradient, keep, value, scaled)
 
     return Rule("BFGS", init, step, eta)
+
+
+# --------------------------------------------------------------------------- globalised rules
+class NoAcceptableStepError(ValueError):
+    """A globalised rule (LM, trust-region Newton) found no trial step that lowers the loss."""
+
+
+def _same_point(a: Optional[np.ndarray], b: np.ndarray) -> bool:
+    return a is not None and a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def _trial_loss(problem: Problem, x: np.ndarray) -> tuple[Optional[np.ndarray], float]:
+    """``(P(x), L(P(x)))``, or ``(None, inf)`` where the simulator or the loss is not finite."""
+    from .errors import NonFiniteError
+
+    try:
+        y = problem.output(x)
+        return y, problem.loss_of_output(y)
+    except NonFiniteError:
+        return None, float("inf")
+
+
+def _least_squares_system(problem: Problem, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(A, b)`` with :math:`A^\top A = J^\top L_{yy} J` and :math:`A^\top b = -J^\top (\partial L/\partial y)^\top`.
+
+    The quadratic model of :math:`L` is :math:`L + \tfrac12|A\,\Delta x - b|^2 - \tfrac12|b|^2`
+    (Gauss-Newton), so every damped or truncated step is a least-squares problem in :math:`A`.
+    """
+    jac = problem.jacobian_at(x)
+    gradient_y = problem.loss_gradient_in_y(y)
+    curvature = problem.loss.isotropic_curvature
+    if curvature is not None:
+        root = np.sqrt(curvature)
+        return root * jac, -gradient_y / root
+    loss_hessian = problem.loss_hessian_in_y(y)
+    root = linalg.svd_power(loss_hessian, 0.5, name="L_yy")
+    return root @ jac, -linalg.svd_power(loss_hessian, -0.5, name="L_yy") @ gradient_y
+
+
+class LMState(NamedTuple):
+    """State of :func:`levenberg_marquardt`.
+
+    ``damping`` is :math:`\\mu` (unit-free), ``factor`` Nielsen's :math:`\\nu`, ``scales``
+    the Marquardt scales :math:`d_i = \\max_k (J_k^\\top L_{yy} J_k)_{ii}` so far; ``x``,
+    ``y`` and ``loss`` cache the last accepted point so that a step costs one simulator
+    call per trial; ``accepted`` / ``rejected`` count trial steps; ``stopped`` says why
+    the rule stopped stepping ("" while it steps).
+    """
+
+    damping: float
+    factor: float = 2.0
+    scales: Optional[np.ndarray] = None
+    x: Optional[np.ndarray] = None
+    y: Optional[np.ndarray] = None
+    loss: Optional[float] = None
+    accepted: int = 0
+    rejected: int = 0
+    stopped: str = ""
+
+    def describe(self) -> str:
+        """``""`` while the rule steps, else why it stopped."""
+        if not self.stopped:
+            return ""
+        return (f"levenberg_marquardt stopped after {self.accepted} accepted and {self.rejected} rejected "
+                f"trial steps: {self.stopped}")
+
+
+def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float = 1e-10, ftol: float = 1e-12,
+                        gtol: float = 1e-10, max_tries: int = 40) -> Rule:
+    r"""Levenberg-Marquardt :cite:`nocedal2006`: a damped Gauss-Newton step with Marquardt scaling.
+
+    .. math::
+        (J^\top L_{yy} J + \mu\, \mathrm{diag}(d))\, \Delta x = -J^\top (\partial L/\partial y)^\top,
+
+    :math:`d_i = \max_k (J_k^\top L_{yy} J_k)_{ii}` (Moré's running maximum).  A change of
+    units :math:`x = S z` multiplies :math:`d_i` by :math:`s_i^2`, so the step maps back
+    exactly (LM is scale-invariant) and :math:`\mu` is unit-free.  The system is solved as
+    the least-squares problem :math:`\min |\hat J z - b|^2 + \mu |z|^2` in :math:`z = d^{1/2}
+    \Delta x` through one SVD of :math:`\hat J = L_{yy}^{1/2} J\, \mathrm{diag}(d)^{-1/2}` per
+    Jacobian.  A trial :math:`x + \eta \Delta x` is accepted when the gain ratio
+    :math:`\rho = (L(x) - L(x + \eta\Delta x)) / (\text{model decrease}) > 0`; then
+    :math:`\mu \leftarrow \mu \max(1/3, 1 - (2\rho - 1)^3)`, :math:`\nu = 2`, otherwise
+    :math:`\mu \leftarrow \nu\mu`, :math:`\nu \leftarrow 2\nu` and the next trial is tried
+    inside the same step (Nielsen's update).  Each trial costs one simulator call; the
+    Jacobian is evaluated once per accepted point.
+
+    The rule stops stepping (returns :math:`\Delta x = 0`, and says why in its state's
+    ``describe()``) when the scaled step :math:`|z| \le` ``xtol`` :math:`(|d^{1/2} x| +` ``xtol``:math:`)`,
+    when the model decrease is below ``ftol`` :math:`L`, or when the scaled gradient's largest
+    cosine with the residual is below ``gtol``.  After ``max_tries`` rejected trials in one
+    step it raises :class:`NoAcceptableStepError`.
+
+    >>> from companion.problems import alpha_scaled
+    >>> levenberg_marquardt().first_step(alpha_scaled(1e6), [1.0, 1.0]).round(6)
+    array([-0.999001, -0.999001])
+    """
+    eta = check_positive(eta, "eta")
+    damping0 = check_positive(damping0, "damping0")
+    xtol, ftol, gtol = (check_fraction(value, name) for value, name in ((xtol, "xtol"), (ftol, "ftol"),
+                                                                        (gtol, "gtol")))
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
+        raise ValueError(f"max_tries must be a positive integer, got {max_tries!r}")
+
+    def init(problem, x0):
+        _check_problem(problem)
+        as_vector(x0, "x0")
+        return LMState(damping0)
+
+    def step(problem, x, state):
+        _check_problem(problem)
+        x = as_vector(x, "x")
+        if not isinstance(state, LMState):
+            raise TypeError(f"state of levenberg_marquardt must be the LMState that init(problem, x0) returned, "
+                            f"got {type(state).__name__}")
+        if state.stopped and _same_point(state.x, x):
+            return np.zeros_like(x), state
+        if _same_point(state.x, x):
+            y, value = state.y, state.loss
+        else:
+            y = problem.output(x)
+            value = problem.loss_of_output(y)
+        matrix, rhs = _least_squares_system(problem, x, y)
+        diagonal = np.sum(matrix * matrix, axis=0)
+        scales = diagonal if state.scales is None or state.scales.shape != x.shape else np.maximum(state.scales,
+                                                                                                     diagonal)
+        root = np.sqrt(np.where(scales > np.finfo(float).tiny, scales, 1.0))
+        scaled = matrix / root
+        u, s, vt = np.linalg.svd(scaled, full_matrices=False)
+        coefficients = u.T @ rhs
+        damping, factor, rejected = state.damping, state.factor, state.rejected
+
+        def stop(reason):
+            return np.zeros_like(x), LMState(damping, factor, scales, x, y, value, state.accepted, rejected, reason)
+
+        gradient = scaled.T @ rhs  # -(scaled gradient); columns of `scaled` have norm <= 1
+        column_norms = np.linalg.norm(scaled, axis=0)
+        residual_norm = np.linalg.norm(rhs)
+        if value == 0.0 or residual_norm == 0.0:
+            return stop("the loss is 0")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cosine = np.max(np.where(column_norms > 0, np.abs(gradient) / (column_norms * residual_norm), 0.0))
+        if cosine <= gtol:
+            return stop(f"the gradient is orthogonal to the residual (cosine {cosine:.2g} <= gtol {gtol:.2g})")
+        for _ in range(max_tries):
+            filtered = s * coefficients / (s * s + damping)
+            z = vt.T @ filtered
+            dx = eta * z / root
+            # model decrease of L for the step eta z: |b|^2/2 - |A dx - b|^2/2 = eta b.Az - eta^2 |Az|^2 / 2
+            predicted = float(eta * (coefficients @ (s * filtered)) - 0.5 * eta**2 * np.sum((s * filtered) ** 2))
+            if np.linalg.norm(eta * z) <= xtol * (np.linalg.norm(root * x) + xtol):
+                return stop(f"the scaled step {np.linalg.norm(eta * z):.2g} is below xtol {xtol:.2g} "
+                            f"relative to |x| (damping {damping:.2g})")
+            if predicted <= ftol * value:
+                return stop(f"the predicted decrease {predicted:.2g} is below ftol {ftol:.2g} times the loss")
+            trial = x + dx
+            y_trial, value_trial = _trial_loss(problem, trial)
+            ratio = (value - value_trial) / predicted
+            if ratio > 0:
+                damping *= max(1 / 3, 1 - (2 * ratio - 1) ** 3)
+                return dx, LMState(damping, 2.0, scales, trial, y_trial, value_trial, state.accepted + 1, rejected)
+            damping, factor, rejected = damping * factor, factor * 2, rejected + 1
+        raise NoAcceptableStepError(
+            f"levenberg_marquardt: {max_tries} trial steps from x did not lower the loss {value:.6g} "
+            f"(damping grew to {damping:.3g}); the Jacobian may be wrong (check it against finite "
+            f"differences) or the loss non-smooth here"
+        )
+
+    return Rule("LM", init, step, eta)
