@@ -53,6 +53,8 @@ __all__ = [
     "levenberg_marquardt",
     "LMState",
     "NoAcceptableStepError",
+    "newton_trust_region",
+    "TrustRegionState",
 ]
 
 
@@ -761,3 +763,152 @@ def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float
         )
 
     return Rule("LM", init, step, eta)
+
+
+def _trust_region_subproblem(hessian: np.ndarray, gradient: np.ndarray, radius: float) -> np.ndarray:
+    r"""The minimiser of :math:`g^\top z + \tfrac12 z^\top H z` over :math:`|z| \le \Delta` (exactly).
+
+    Through the eigen-decomposition :math:`H = V \Lambda V^\top`, :math:`c = V^\top g`: the
+    Newton step if :math:`H \succ 0` and it fits; else :math:`z(\lambda) = -V (\Lambda + \lambda)^{-1} c`
+    with :math:`|z(\lambda)| = \Delta`, :math:`\lambda > \max(0, -\lambda_{\min})` (a root of
+    :math:`1/\Delta - 1/|z(\lambda)|`, Nocedal & Wright §4.3); in the *hard case*
+    (:math:`c` has no component along the lowest eigenvector, e.g. :math:`g = 0` at a saddle) the
+    step is completed along that eigenvector to the boundary, so a saddle is left.
+
+    >>> _trust_region_subproblem(np.diag([2.0, -2.0]), np.zeros(2), 0.5)
+    array([0. , 0.5])
+    """
+    from scipy.optimize import brentq
+
+    values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+    c = vectors.T @ gradient
+    lowest = values[0]
+    if lowest > 0:
+        z = -vectors @ (c / values)
+        if np.linalg.norm(z) <= radius:
+            return z
+    floor = max(0.0, -lowest)
+    spread = max(np.abs(values).max(), np.finfo(float).tiny)
+    along_lowest = values <= lowest + 1e-12 * spread
+    if np.all(np.abs(c[along_lowest]) <= 1e-12 * max(np.linalg.norm(c), np.finfo(float).tiny)) and lowest <= 0:
+        rest = ~along_lowest
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = -vectors[:, rest] @ (c[rest] / (values[rest] + floor))
+        if np.linalg.norm(z) <= radius:  # hard case: go to the boundary along the lowest eigenvector
+            direction = vectors[:, np.flatnonzero(along_lowest)[0]]
+            direction = direction * np.sign(direction[np.argmax(np.abs(direction))])
+            return z + np.sqrt(max(radius**2 - float(z @ z), 0.0)) * direction
+
+    def mismatch(shift):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            length = np.linalg.norm(c / (values + shift))
+        return 1 / radius - (1 / length if np.isfinite(length) and length > 0 else 0.0)
+
+    high = floor + np.linalg.norm(c) / radius * (1 + 1e-12) + np.finfo(float).tiny
+    shift = brentq(mismatch, floor, high, xtol=1e-14 * max(high, 1e-300), rtol=1e-14)
+    return -vectors @ (c / (values + shift))
+
+
+class TrustRegionState(NamedTuple):
+    """State of :func:`newton_trust_region`: the radius (in scaled units), the scales, the cached point.
+
+    ``scales`` are :math:`d_i = \\max_k |H_k|_{ii}^{1/2}` (unit-free trust region), ``x`` and
+    ``loss`` the last accepted point, ``accepted`` / ``rejected`` the trial counts, ``stopped``
+    why the rule stopped stepping ("" while it steps).
+    """
+
+    radius: Optional[float]
+    scales: Optional[np.ndarray] = None
+    x: Optional[np.ndarray] = None
+    loss: Optional[float] = None
+    accepted: int = 0
+    rejected: int = 0
+    stopped: str = ""
+
+    def describe(self) -> str:
+        """``""`` while the rule steps, else why it stopped."""
+        if not self.stopped:
+            return ""
+        return (f"newton_trust_region stopped after {self.accepted} accepted and {self.rejected} rejected "
+                f"trial steps: {self.stopped}")
+
+
+def newton_trust_region(*, radius0: Optional[float] = None, xtol: float = 1e-12, max_tries: int = 60) -> Rule:
+    r"""Newton's method globalised by a trust region :cite:`nocedal2006`: it does not stop at saddles.
+
+    Each step minimises the quadratic model :math:`L + g^\top \Delta x + \tfrac12 \Delta x^\top H \Delta x`
+    (exact Hessian) over :math:`|D \Delta x| \le \Delta`, :math:`D = \mathrm{diag}(d)`,
+    :math:`d_i = \max_k |H_k|_{ii}^{1/2}` (:func:`~companion.linalg.symmetric_scales`, so the
+    region, and the iterates, do not depend on the units of :math:`x`), exactly
+    (:func:`_trust_region_subproblem`).  Negative curvature is followed to the boundary,
+    so a saddle or a maximum is left.  With the gain ratio :math:`\rho` of actual to
+    predicted decrease: :math:`\rho < 1/4` shrinks :math:`\Delta` to a quarter of the step,
+    :math:`\rho > 3/4` at the boundary doubles it, and a trial with :math:`\rho \le 10^{-4}`
+    is rejected and retried with the smaller radius inside the same step (one simulator
+    call per trial).  ``radius0`` defaults to the length of the first (scaled) Newton step,
+    or 1 where that is 0.  The rule stops stepping (step 0, reason in ``describe()``) at a
+    point with zero gradient and positive semi-definite Hessian, or when the scaled step
+    is below ``xtol`` relative to :math:`|D x|`; after ``max_tries`` rejected trials in one
+    step it raises :class:`NoAcceptableStepError`.
+
+    >>> from companion.problems import rosenbrock
+    >>> newton_trust_region().first_step(rosenbrock(), [1.0, 1.0])
+    array([0., 0.])
+    """
+    if radius0 is not None:
+        radius0 = check_positive(radius0, "radius0")
+    xtol = check_fraction(xtol, "xtol")
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
+        raise ValueError(f"max_tries must be a positive integer, got {max_tries!r}")
+
+    def init(problem, x0):
+        _require_hessian(_check_problem(problem))
+        as_vector(x0, "x0")
+        return TrustRegionState(radius0)
+
+    def step(problem, x, state):
+        _check_problem(problem)
+        x = as_vector(x, "x")
+        if not isinstance(state, TrustRegionState):
+            raise TypeError(f"state of newton_trust_region must be the TrustRegionState that init returned, "
+                            f"got {type(state).__name__}")
+        if state.stopped and _same_point(state.x, x):
+            return np.zeros_like(x), state
+        value = state.loss if _same_point(state.x, x) else problem.loss_at(x)
+        gradient, hessian = problem.gradient_and_hessian_at(x)
+        d = linalg.symmetric_scales(hessian)
+        scales = d if state.scales is None or state.scales.shape != x.shape else np.maximum(state.scales, d)
+        scaled_hessian = hessian / np.outer(scales, scales)
+        scaled_gradient = gradient / scales
+        radius, rejected = state.radius, state.rejected
+
+        def stop(reason):
+            return np.zeros_like(x), TrustRegionState(radius, scales, x, value, state.accepted, rejected, reason)
+
+        if not np.any(scaled_gradient) and np.linalg.eigvalsh(scaled_hessian)[0] >= 0:
+            return stop("zero gradient and a positive semi-definite Hessian (a minimum)")
+        if radius is None:
+            newton_length = np.linalg.norm(linalg.pinv(scaled_hessian) @ scaled_gradient)
+            radius = newton_length if newton_length > 0 else 1.0
+        for _ in range(max_tries):
+            z = _trust_region_subproblem(scaled_hessian, scaled_gradient, radius)
+            length = float(np.linalg.norm(z))
+            if length <= xtol * (np.linalg.norm(scales * x) + xtol):
+                return stop(f"the scaled step {length:.2g} is below xtol {xtol:.2g} relative to |x|")
+            predicted = -float(scaled_gradient @ z + 0.5 * z @ scaled_hessian @ z)
+            dx = z / scales
+            value_trial = _trial_loss(problem, x + dx)[1]
+            ratio = (value - value_trial) / predicted if predicted > 0 else -np.inf
+            if ratio < 0.25:
+                radius = 0.25 * length
+            elif ratio > 0.75 and length >= 0.99 * radius:
+                radius = 2 * radius
+            if ratio > 1e-4:
+                return dx, TrustRegionState(radius, scales, x + dx, value_trial, state.accepted + 1, rejected)
+            rejected += 1
+        raise NoAcceptableStepError(
+            f"newton_trust_region: {max_tries} trial steps from x did not lower the loss {value:.6g} "
+            f"(radius shrank to {radius:.3g}); check the gradient and Hessian against finite differences"
+        )
+
+    return Rule("Newton-TR", init, step, 1.0)
