@@ -40,8 +40,14 @@ class NLSCase:
     minima: tuple
 
     def solved(self, value: float, rtol: float = 1e-5, atol: float = 1e-10) -> bool:
-        r"""Whether :math:`F = |r|^2` equals (or is below) one of the known minima, to ``rtol`` and ``atol``."""
-        return any(value <= minimum * (1 + rtol) + atol for minimum in self.minima)
+        r"""Whether :math:`F = |r|^2` is one of the known minimum values (or below the lowest).
+
+        :math:`|F - F_k| \le` ``rtol`` :math:`F_k +` ``atol`` for a listed :math:`F_k`: a value
+        between two listed local minima (an iterate on its way) is not a solution.
+        """
+        lowest = min(self.minima)
+        return value <= lowest * (1 + rtol) + atol or any(
+            abs(value - minimum) <= rtol * minimum + atol for minimum in self.minima)
 
     def second_derivatives(self, x) -> np.ndarray:
         r""":math:`\partial^2 r_i / \partial x_a \partial x_b` by central differences of the analytic Jacobian.
