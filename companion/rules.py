@@ -745,8 +745,11 @@ def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float
             # model decrease of L for the step eta z: |b|^2/2 - |A dx - b|^2/2 = eta b.Az - eta^2 |Az|^2 / 2
             predicted = float(eta * (coefficients @ (s * filtered)) - 0.5 * eta**2 * np.sum((s * filtered) ** 2))
             if np.linalg.norm(eta * z) <= xtol * (np.linalg.norm(root * x) + xtol):
+                hint = ("" if rejected == state.rejected else
+                        f" after {rejected - state.rejected} rejected trials (at a point that is not a minimum "
+                        f"this means a wrong Jacobian: check it against finite differences)")
                 return stop(f"the scaled step {np.linalg.norm(eta * z):.2g} is below xtol {xtol:.2g} "
-                            f"relative to |x| (damping {damping:.2g})")
+                            f"relative to |x| (damping {damping:.2g}){hint}")
             if predicted <= ftol * value:
                 return stop(f"the predicted decrease {predicted:.2g} is below ftol {ftol:.2g} times the loss")
             trial = x + dx
