@@ -148,10 +148,13 @@ def _truncating(name: str, label: str, eta: float, rtol: Optional[float],
         return TruncationState(label, rtol)
 
     def step(problem, x, state):
+        problem, x = _check_problem(problem), as_vector(x, "x")
+        if state is None:  # these rules were stateless before: a caller passing None gets a fresh state
+            state = TruncationState(label, rtol)
         if not isinstance(state, TruncationState):
             raise TypeError(f"state of {name} must be the TruncationState that init(problem, x0) returned, "
                             f"got {type(state).__name__}")
-        direction, info = solve(_check_problem(problem), as_vector(x, "x"))
+        direction, info = solve(problem, x)
         return eta * direction, state.record(info)
 
     return Rule(name, init, step, eta)
@@ -168,34 +171,35 @@ def gd_direction(problem: Problem, x) -> np.ndarray:
     return -_check_problem(problem).gradient_at(x)
 
 
-def _newton_solve(problem: Problem, x, rtol: Optional[float]) -> tuple[np.ndarray, linalg.Truncation]:
+def _newton_solve(problem: Problem, x, rtol: float, truncate: bool) -> tuple[np.ndarray, linalg.Truncation]:
     x = as_vector(x, "x")
+    rtol = check_fraction(rtol, "rtol")
     gradient, hessian = _check_problem(problem).gradient_and_hessian_at(x)
     direction, info = linalg.unit_free_symmetric_solve(
-        hessian, gradient, rtol=linalg.DEFAULT_RTOL if rtol is None else rtol, truncate=rtol is not None,
+        hessian, gradient, rtol=rtol, truncate=truncate,
         name=f"the Hessian of {problem.name!r}",
         remedy="Newton needs an invertible Hessian; use gauss_newton, bfgs, newton_trust_region or gd here, "
-               "or pass rtol (e.g. newton(rtol=1e-12)) to drop the singular modes",
+               "or pass truncate=True to drop the singular modes",
     )
     return -direction, info
 
 
-def newton_direction(problem: Problem, x, *, rtol: Optional[float] = None) -> np.ndarray:
+def newton_direction(problem: Problem, x, *, rtol: float = linalg.DEFAULT_RTOL, truncate: bool = False) -> np.ndarray:
     r"""Newton's direction :math:`-H^{-1} \nabla_x L` with the full Hessian :math:`H`.
 
     The Hessian is first scaled to unit diagonal, :math:`\hat H = D^{-1} H D^{-1}`
     with :math:`D = |\mathrm{diag}\, H|^{1/2}` (:func:`~companion.linalg.symmetric_scales`),
     so that neither the step nor the singularity test depends on the units of
-    :math:`x` (Newton is scale-invariant).  With ``rtol=None`` a singular
-    :math:`\hat H` (unit-free condition number above ``1/linalg.DEFAULT_RTOL``) raises
-    :class:`~companion.errors.SingularMatrixError`; with a number its modes below
-    ``rtol`` times the largest are dropped (pseudo-inverse).
+    :math:`x` (Newton is scale-invariant).  A singular :math:`\hat H` (unit-free
+    condition number above ``1/rtol``) raises :class:`~companion.errors.SingularMatrixError`;
+    with ``truncate=True`` its modes below ``rtol`` times the largest are dropped instead
+    (pseudo-inverse).
 
     >>> from companion.problems import alpha_scaled
     >>> newton_direction(alpha_scaled(10.0), np.array([1.0, 1.0]))
     array([-1., -1.])
     """
-    return _newton_solve(problem, x, rtol)[0]
+    return _newton_solve(problem, x, rtol, truncate)[0]
 
 
 def _gauss_newton_solve(problem: Problem, x, rtol: float) -> tuple[np.ndarray, linalg.Truncation]:
@@ -289,15 +293,16 @@ def gd(eta: float) -> Rule:
     return _stateless("GD", eta, gd_direction)
 
 
-def newton(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
+def newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL, truncate: bool = False) -> Rule:
     r"""Newton's method, :math:`\Delta x_{QN} = -\eta\, (\partial^2 L/\partial x^2)^{-1} \nabla_x L`.
 
     Needs the problem's second derivatives (or Hessian).  Like :func:`ig`, Newton is
-    defined by an inverse, so by default (``rtol=None``) a singular Hessian (unit-free
-    condition number above ``1/linalg.DEFAULT_RTOL``) raises
+    defined by an inverse, so by default a singular Hessian (unit-free condition number
+    above ``1/rtol``, ``rtol = linalg.DEFAULT_RTOL``) raises
     :class:`~companion.errors.SingularMatrixError` rather than silently becoming
-    another rule; ``rtol`` switches to the truncated pseudo-inverse of the scaled
-    Hessian, and the state (:class:`TruncationState`) records what was dropped.
+    another rule; ``truncate=True`` switches to the pseudo-inverse of the scaled
+    Hessian truncated at ``rtol``, and the state (:class:`TruncationState`) records
+    what was dropped.
     Pure Newton goes to the stationary point of the quadratic model, a maximum or
     a saddle included; :func:`newton_trust_region` does not.
 
@@ -306,8 +311,11 @@ def newton(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     array([-1., -1.])
     """
     eta = check_positive(eta, "eta")
-    rtol = None if rtol is None else check_fraction(rtol, "rtol")
-    return _truncating("Newton", "newton", eta, rtol, lambda p, x: _newton_solve(p, x, rtol), _require_hessian)
+    rtol = check_fraction(rtol, "rtol")
+    if not isinstance(truncate, (bool, np.bool_)):
+        raise TypeError(f"truncate must be True or False, got {type(truncate).__name__}")
+    return _truncating("Newton", "newton", eta, rtol if truncate else None,
+                       lambda p, x: _newton_solve(p, x, rtol, bool(truncate)), _require_hessian)
 
 
 def gauss_newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL) -> Rule:

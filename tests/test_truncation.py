@@ -63,7 +63,7 @@ CASES = [
     ("redundant", redundant_problem, [1.0, 2.0, 0.5], rules.ig(rtol=linalg.DEFAULT_RTOL)),
     ("proportional", proportional_columns, [1.0, 0.5, 0.2], rules.gauss_newton()),
     ("proportional", proportional_columns, [1.0, 0.5, 0.2], rules.ig(rtol=linalg.DEFAULT_RTOL)),
-    ("rank one", rank_one_quadratic, [3.0, -1.0], rules.newton(rtol=linalg.DEFAULT_RTOL)),
+    ("rank one", rank_one_quadratic, [3.0, -1.0], rules.newton(truncate=True)),
     ("rank one", rank_one_quadratic, [3.0, -1.0], rules.gauss_newton()),
 ]
 
@@ -84,7 +84,7 @@ def test_iterates_map_to_each_other_under_a_diagonal_change_of_units(name, make,
 
 def test_modes_are_dropped_and_reported_where_expected():
     assert iterates(proportional_columns(), [1.0, 0.5, 0.2], rules.gauss_newton(), 3)[1].dropped == 1
-    assert iterates(rank_one_quadratic(), [3.0, -1.0], rules.newton(rtol=1e-12), 1)[1].dropped == 1
+    assert iterates(rank_one_quadratic(), [3.0, -1.0], rules.newton(truncate=True), 1)[1].dropped == 1
     assert iterates(problems.rosenbrock(), [-1.2, 1.0], rules.gauss_newton(), 3)[1].describe() == ""
 
 
@@ -99,7 +99,7 @@ def test_the_issue_reproducer_reaches_the_target_with_every_truncating_rule(make
 def test_ig_and_newton_refuse_a_singular_unit_free_matrix_by_default(rule):
     problem = rank_one_quadratic() if rule.name == "Newton" else problems.linear([[1.0, 1.0], [1.0, 1.0 + 1e-14]],
                                                                                 [1.0, 1.0])
-    with pytest.raises(SingularMatrixError, match="unit-free condition number .* 1/rtol = 1e\\+12.*rtol"):
+    with pytest.raises(SingularMatrixError, match=r"unit-free condition number .* 1/rtol = 1e\+12.*(rtol|truncate=True)"):
         rule.first_step(problem, [0.5, 0.5])
 
 
