@@ -2,8 +2,11 @@ r"""Update rules: given where I am, which step :math:`\Delta x` do I take?
 
 A rule is a :class:`Rule`: a name, ``init(problem, x0) -> state`` and
 ``step(problem, x, state) -> (dx, state)``.  Rules without memory use
-``state = None``; Adam and BFGS carry their moments / inverse-Hessian estimate
-in an explicit state, so the functions stay pure.
+``state = None``; the others carry an explicit state (Adam's moments, BFGS's
+inverse-Hessian estimate, what a truncating rule dropped, LM's damping), so the
+functions stay pure.  A state may define ``describe() -> str``: a non-empty
+description (modes dropped, why a rule stopped stepping) belongs in the run's
+message.
 
 The *direction* of each rule is a separate function with unit step size
 (``gd_direction``, ``newton_direction``, ...); the factories (``gd``,
@@ -11,17 +14,25 @@ The *direction* of each rule is a separate function with unit step size
 simulator is the exception: its step size acts in :math:`y` space, inside the
 nonlinear inverse, so it cannot be factored out of the direction.
 
-================  ==========================================================================================  ======================
-rule              update                                                                                      needs from the problem
-================  ==========================================================================================  ======================
-``gd``            :math:`-\eta \nabla_x L`                                                                    Jacobian
-``adam``          :math:`-\eta\, \hat m / (\sqrt{\hat v} + \epsilon)`                                         Jacobian
-``newton``        :math:`-\eta\, H^{-1} \nabla_x L`                                                           second derivatives
-``gauss_newton``  :math:`-\eta\, (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`                   Jacobian
-``bfgs``          :math:`-t\, B_k \nabla_x L`, :math:`B_k \approx H^{-1}`                                     Jacobian
-``ig``            :math:`J^{-1} \Delta y`, :math:`\Delta y = -\eta L_{yy}^{-1} (\partial L/\partial y)^\top`  square Jacobian
-``pg``            :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`                                                   local inverse
-================  ==========================================================================================  ======================
+=========================  ==========================================================================================  ======================  ==============================
+rule                       update                                                                                      needs from the problem  singular matrix (unit-free)
+=========================  ==========================================================================================  ======================  ==============================
+``gd``                     :math:`-\eta \nabla_x L`                                                                    Jacobian                --
+``adam``                   :math:`-\eta\, \hat m / (\sqrt{\hat v} + \epsilon)`                                         Jacobian                --
+``newton``                 :math:`-\eta\, H^{-1} \nabla_x L`                                                           second derivatives      refuses (``truncate=True``)
+``gauss_newton``           :math:`-\eta\, (J^\top L_{yy} J)^{+} J^\top (\partial L/\partial y)^\top`                   Jacobian                truncates, reports
+``bfgs``                   :math:`-t\, B_k \nabla_x L`, :math:`B_k \approx H^{-1}`                                     Jacobian                --
+``ig``                     :math:`J^{-1} \Delta y`, :math:`\Delta y = -\eta L_{yy}^{-1} (\partial L/\partial y)^\top`  square Jacobian         refuses (``rtol=...``)
+``pg``                     :math:`P^{-1}(y_0 + \Delta y; x_0) - x_0`                                                   local inverse           --
+``levenberg_marquardt``    :math:`-(J^\top L_{yy} J + \mu\, \mathrm{diag}\, d)^{-1} \nabla_x L`, :math:`\mu` adapted   Jacobian                damped
+``newton_trust_region``    :math:`\arg\min_{|D \Delta x| \le \Delta}` of the quadratic model with :math:`H`            second derivatives      trust region
+=========================  ==========================================================================================  ======================  ==============================
+
+The last column: ``newton``, ``gauss_newton`` and ``ig`` test singularity on a
+column-scaled (unit-free) matrix with the one threshold ``linalg.DEFAULT_RTOL``
+(:mod:`companion.linalg`), so their iterates do not depend on the units of :math:`x`.
+The two globalised rules (last rows) accept a step only where the loss decreases
+and retry inside the step otherwise; they also do not depend on the units of :math:`x`.
 """
 
 from __future__ import annotations
@@ -672,7 +683,7 @@ class LMState(NamedTuple):
 
 def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float = 1e-10, ftol: float = 1e-12,
                         gtol: float = 1e-10, max_tries: int = 40) -> Rule:
-    r"""Levenberg-Marquardt :cite:`nocedal2006`: a damped Gauss-Newton step with Marquardt scaling.
+    r"""Levenberg-Marquardt: a damped Gauss-Newton step with Marquardt scaling :cite:`marquardt1963,more1978levenberg`.
 
     .. math::
         (J^\top L_{yy} J + \mu\, \mathrm{diag}(d))\, \Delta x = -J^\top (\partial L/\partial y)^\top,
@@ -686,7 +697,7 @@ def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float
     :math:`\rho = (L(x) - L(x + \eta\Delta x)) / (\text{model decrease}) > 0`; then
     :math:`\mu \leftarrow \mu \max(1/3, 1 - (2\rho - 1)^3)`, :math:`\nu = 2`, otherwise
     :math:`\mu \leftarrow \nu\mu`, :math:`\nu \leftarrow 2\nu` and the next trial is tried
-    inside the same step (Nielsen's update).  Each trial costs one simulator call; the
+    inside the same step (Nielsen's update :cite:`nielsen1999damping`).  Each trial costs one simulator call; the
     Jacobian is evaluated once per accepted point.
 
     The rule stops stepping (returns :math:`\Delta x = 0`, and says why in its state's
