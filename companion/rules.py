@@ -535,8 +535,8 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
     :math:`\rho = 1/(y^\top s)` (skipped when :math:`y^\top s \le 0`).
     With ``line_search=True`` the length :math:`t` comes from a Wolfe line
     search (``scipy.optimize.line_search``, backtracking if it fails) whose first
-    trial is :func:`_first_trial_step` (the previous decrease, capped at 1), and
-    ``eta`` must stay 1; otherwise :math:`t = \eta`.
+    trial is :func:`_first_trial_step` (the previous decrease, capped at 1) and whose
+    steps stay in :math:`(0, 1]`, and ``eta`` must stay 1; otherwise :math:`t = \eta`.
 
     >>> from companion.problems import alpha_scaled
     >>> bfgs(0.5, line_search=False).first_step(alpha_scaled(1.0), [1.0, 1.0])
@@ -599,8 +599,9 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
                 warnings.simplefilter("ignore")
                 try:
                     # scipy's line search starts from min(1, 1.01 * 2 (f - old_old_fval) / slope) = trial
+                    # amax=1: the quasi-Newton step t = 1 is the longest one tried (t stays in (0, 1])
                     t = wolfe_search(loss, grad, x, direction, gfk=gradient, old_fval=value,
-                                     old_old_fval=value - trial * slope / (2 * 1.01))[0]
+                                     old_old_fval=value - trial * slope / (2 * 1.01), amax=1.0)[0]
                 except ValueError:
                     t = None
         if t is None or not np.isfinite(t):
