@@ -19,14 +19,14 @@ Newton-type rules can run on it without extra residual evaluations).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from .problems import Problem
 
-__all__ = ["NLSCase", "CASES", "problem", "case", "names"]
+__all__ = ["NLSCase", "CASES", "problem", "case", "names", "Count", "counted", "Outcome", "run_rule", "run_scipy"]
 
 
 @dataclass(frozen=True)
@@ -495,10 +495,7 @@ class Count:
 
     residual: int = 0
     jacobian: int = 0
-    values: list = None
-
-    def __post_init__(self):
-        self.values = [] if self.values is None else self.values
+    values: list = field(default_factory=list)
 
     def evaluations_to_solve(self, item: NLSCase) -> int | None:
         """The number of residual calls up to the first one at a solution of ``item`` (``None``: never)."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from . import linalg
 from ._checks import as_vector, check_fraction, check_positive
-from .errors import InverseError, MissingCapabilityError
+from .errors import InverseError, MissingCapabilityError, NonFiniteError
 from .problems import Problem
 
 __all__ = [
@@ -628,8 +628,6 @@ def _same_point(a: Optional[np.ndarray], b: np.ndarray) -> bool:
 
 def _trial_loss(problem: Problem, x: np.ndarray) -> tuple[Optional[np.ndarray], float]:
     """``(P(x), L(P(x)))``, or ``(None, inf)`` where the simulator or the loss is not finite."""
-    from .errors import NonFiniteError
-
     try:
         y = problem.output(x)
         return y, problem.loss_of_output(y)
