@@ -545,6 +545,8 @@ class Outcome:
     residual_calls: int
     jacobian_calls: int
     final: float
+    #: steps of the run (companion rules) or Jacobian evaluations (SciPy: one per iteration)
+    iterations: int = 0
 
 
 def run_rule(item: NLSCase, rule, steps: int = 300) -> Outcome:
@@ -560,7 +562,7 @@ def run_rule(item: NLSCase, rule, steps: int = 300) -> Outcome:
                       callback=lambda it: item.solved(2 * it.loss))
     evaluations = count.evaluations_to_solve(item)
     return Outcome(item.name, rule.name, evaluations is not None, evaluations, count.residual, count.jacobian,
-                   2 * result.fun)
+                   2 * result.fun, result.nit)
 
 
 def run_scipy(item: NLSCase, method: str = "lm") -> Outcome:
@@ -571,4 +573,4 @@ def run_scipy(item: NLSCase, method: str = "lm") -> Outcome:
     result = least_squares(wrapped.residual, item.x0, jac=wrapped.jacobian, method=method)
     evaluations = count.evaluations_to_solve(item)
     return Outcome(item.name, f"scipy {method}", evaluations is not None, evaluations, count.residual,
-                   count.jacobian, float(2 * result.cost))
+                   count.jacobian, float(2 * result.cost), count.jacobian)

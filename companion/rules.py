@@ -338,6 +338,9 @@ def gauss_newton(eta: float = 1.0, *, rtol: float = linalg.DEFAULT_RTOL) -> Rule
     the largest are dropped, and the state (:class:`TruncationState`) records how
     many and the unit-free condition number, which the driver adds to the result's
     message.
+    With :math:`n > m` (or dropped modes) the step is the one with the smallest
+    :math:`|D \Delta x|` (:func:`~companion.linalg.unit_free_lstsq`), the same for every
+    diagonal change of units of :math:`x`; see :func:`ig`.
 
     >>> from companion.problems import linear
     >>> gauss_newton().first_step(linear([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]], [1.0, 2.0, 5.0]), [0.0, 0.0])
@@ -360,6 +363,14 @@ def ig(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     truncated pseudo-inverse of the column-scaled :math:`J`
     (``ig(rtol=linalg.DEFAULT_RTOL)`` truncates where ``gauss_newton()`` does);
     the state (:class:`TruncationState`) records what was dropped.
+
+    When is IG scale-invariant?  With a square invertible :math:`J` the step does not
+    depend on any invertible linear change of coordinates :math:`x = M z`.  With
+    ``rtol`` and a Jacobian that is not square, or with dropped modes, the step is the
+    one with the smallest :math:`|D \Delta x|`, :math:`D` the column norms of :math:`J`:
+    that choice does not depend on a *diagonal* change of units (the hypothesis tests
+    check 1e-12 to 1e12), but a non-diagonal :math:`M` (a rotation of the inputs) changes
+    it, as it changes the minimum-norm step of the plain pseudo-inverse.
 
     >>> from companion.problems import alpha_scaled
     >>> ig(0.5).first_step(alpha_scaled(100.0), [2.0, 2.0])
