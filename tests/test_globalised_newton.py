@@ -116,3 +116,11 @@ def test_a_wrong_gradient_ends_with_a_clear_error():
     problem = Problem(lambda x: x, lambda x: np.eye(2), np.zeros(2), loss=loss, affine=True)
     with pytest.raises(rules.NoAcceptableStepError, match="did not lower the loss"):
         rules.newton_trust_region(xtol=0.0, max_tries=20).first_step(problem, [1.0, 1.0])
+
+
+def test_a_trial_that_raises_the_loss_only_slightly_is_still_rejected():
+    """Gain ratio -3e-5: the model (wrong gradient) promises a decrease of 1, the loss grows by 3e-5."""
+    loss = Loss(lambda y, t: float(1 + 1e-5 * y @ y), lambda y, t: -2 * y, lambda y, t: 2 * np.eye(y.size), "flat")
+    problem = Problem(lambda x: x, lambda x: np.eye(1), np.zeros(1), loss=loss, affine=True)
+    with pytest.raises(rules.NoAcceptableStepError):
+        rules.newton_trust_region(xtol=0.0, max_tries=3).first_step(problem, [1.0])
