@@ -189,3 +189,86 @@ def test_condition_number():
     assert linalg.condition_number(np.diag([1.0, 0.0])) == float("inf")
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
     assert linalg.condition_number(a) == pytest.approx(np.linalg.cond(a), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- unit-free truncation
+unit_exponents = st.lists(st.floats(-12, 12), min_size=5, max_size=5)
+
+
+@SETTINGS
+@given(matrix=well_conditioned(max_n=5), exponents=unit_exponents, seed=st.integers(0, 2**32 - 1))
+def test_unit_free_lstsq_maps_back_under_a_change_of_units(matrix, exponents, seed):
+    """A S^{-1}-scaled problem: x(A S) = S^{-1} x(A), and the same modes dropped, for S from 1e-12 to 1e12."""
+    rows, cols = matrix.shape
+    scale = 10.0 ** np.array(exponents[:cols])
+    rhs = np.random.default_rng(seed).normal(size=rows)
+    x, info = linalg.unit_free_lstsq(matrix, rhs)
+    z, scaled_info = linalg.unit_free_lstsq(matrix * scale, rhs)
+    np.testing.assert_allclose(z * scale, x, rtol=1e-8, atol=1e-10 * np.abs(x).max())
+    assert (scaled_info.dropped, scaled_info.modes) == (info.dropped, info.modes)
+    assert scaled_info.condition == pytest.approx(info.condition, rel=1e-6)
+
+
+@SETTINGS
+@given(matrix=well_conditioned(max_n=4), seed=st.integers(0, 2**32 - 1))
+def test_unit_free_lstsq_is_the_least_squares_solution_for_full_column_rank(matrix, seed):
+    rows, cols = matrix.shape
+    rhs = np.random.default_rng(seed).normal(size=rows)
+    x, info = linalg.unit_free_lstsq(matrix, rhs)
+    if rows >= cols:
+        np.testing.assert_allclose(x, np.linalg.lstsq(matrix, rhs, rcond=None)[0], rtol=1e-8, atol=1e-10)
+    else:  # underdetermined: exact, and the smallest |D x| among the solutions
+        np.testing.assert_allclose(matrix @ x, rhs, atol=1e-9 * (1 + np.abs(rhs).max()))
+        d = np.linalg.norm(matrix, axis=0)
+        null = np.linalg.svd(matrix)[2][rows:].T
+        assert np.allclose((null.T * d) @ (d * x), 0.0, atol=1e-9 * (1 + np.abs(d * x).max()))
+    assert info.dropped == 0 and info.modes == min(rows, cols)
+
+
+def test_unit_free_truncation_boundary_and_refusal():
+    # unit-free singular values of [[1, 1], [1, 1 + e]] / column norms: about 2 and e / 2
+    nearly = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-6]])
+    s = np.linalg.svd(nearly / np.linalg.norm(nearly, axis=0), compute_uv=False)
+    ratio = s[1] / s[0]
+    assert linalg.unit_free_lstsq(nearly, [1.0, 1.0], rtol=0.999 * ratio)[1].dropped == 0
+    assert linalg.unit_free_lstsq(nearly, [1.0, 1.0], rtol=ratio)[1].dropped == 1  # s <= rtol s_max is dropped
+    assert linalg.unit_free_lstsq(nearly, [1.0, 1.0], rtol=0.0)[1].dropped == 0
+    with pytest.raises(SingularMatrixError, match="unit-free condition number.*1/rtol = 1e\\+06"):
+        linalg.unit_free_lstsq(nearly, [1.0, 1.0], rtol=1e-6, truncate=False)
+    with pytest.raises(SingularMatrixError, match="not square"):
+        linalg.unit_free_lstsq(np.ones((3, 2)), np.ones(3), truncate=False)
+    zero = linalg.unit_free_lstsq(np.zeros((2, 2)), [1.0, 1.0])
+    np.testing.assert_array_equal(zero[0], 0.0)
+    assert zero[1].dropped == 2 and zero[1].condition == float("inf")
+
+
+@SETTINGS
+@given(n=st.integers(2, 5), seed=st.integers(0, 2**32 - 1), exponents=unit_exponents,
+       zeros=st.lists(st.booleans(), min_size=5, max_size=5))
+def test_symmetric_scales_follow_the_units_even_with_zero_diagonal_entries(n, seed, exponents, zeros):
+    """d(S H S) = |S| d(H), so D^{-1} H D^{-1} is unit-free (a saddle's zero diagonal included)."""
+    rng = np.random.default_rng(seed)
+    m = rng.normal(size=(n, n))
+    hessian = m + m.T
+    zero = np.array(zeros[:n])
+    if zero.all():
+        zero[0] = False
+    hessian[np.diag_indices(n)] = np.where(zero, 0.0, np.diag(hessian))
+    scale = 10.0 ** np.array(exponents[:n]) * np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    np.testing.assert_allclose(linalg.symmetric_scales(hessian * np.outer(scale, scale)),
+                               np.abs(scale) * linalg.symmetric_scales(hessian), rtol=1e-12)
+    x, info = linalg.unit_free_symmetric_solve(hessian, np.ones(n))
+    z, scaled_info = linalg.unit_free_symmetric_solve(hessian * np.outer(scale, scale), scale * np.ones(n))
+    np.testing.assert_allclose(z * scale, x, rtol=1e-7, atol=1e-9 * np.abs(x).max())
+    assert scaled_info.dropped == info.dropped
+
+
+def test_unit_free_symmetric_solve_refuses_or_truncates_a_singular_matrix():
+    rank_one = np.array([[1.0, 2.0], [2.0, 4.0]])
+    with pytest.raises(SingularMatrixError, match="singular"):
+        linalg.unit_free_symmetric_solve(rank_one, [1.0, 2.0], truncate=False)
+    x, info = linalg.unit_free_symmetric_solve(rank_one, [1.0, 2.0])
+    np.testing.assert_allclose(rank_one @ x, [1.0, 2.0])
+    assert info.dropped == 1
+    with pytest.raises(SingularMatrixError, match="square"):
+        linalg.unit_free_symmetric_solve(np.ones((2, 3)), [1.0, 1.0])

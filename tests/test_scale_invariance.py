@@ -1,4 +1,5 @@
-r"""Scale invariance: rescaling one coordinate, x = D z, does not change the Newton, IG and PG paths.
+r"""Scale invariance: rescaling one coordinate, x = D z, does not change the Newton, IG, PG, Gauss-Newton,
+Levenberg-Marquardt and trust-region Newton paths.
 
 For a scale-invariant rule the iterates on the rescaled problem Q(z) = P(D z),
 started at z0 = D^{-1} x0 and mapped back with x = D z, are the iterates on P, to
@@ -41,12 +42,16 @@ def assert_same_path(problem, x0, rule, scale, steps, rtol=1e-9):
 
 CASES = {
     # name: (problem, start, rules)
-    "square_second": (problems.square_second(target=(1.0, 4.0)), [3.0, 3.0], ("newton", "ig", "pg", "pg_half")),
-    "square_second_to_zero": (problems.square_second(), [3.0, -3.0], ("newton", "ig", "pg_half")),
-    "rosenbrock": (problems.rosenbrock(), [-1.2, 1.0], ("newton", "ig")),
-    "alpha_scaled": (problems.alpha_scaled(10.0, target=(1.0, -2.0)), [3.0, 3.0], ("newton", "ig", "pg", "pg_half")),
+    "square_second": (problems.square_second(target=(1.0, 4.0)), [3.0, 3.0],
+                      ("newton", "ig", "pg", "pg_half", "gauss_newton", "lm", "newton_tr")),
+    "square_second_to_zero": (problems.square_second(), [3.0, -3.0], ("newton", "ig", "pg_half", "gauss_newton")),
+    "rosenbrock": (problems.rosenbrock(), [-1.2, 1.0], ("newton", "ig", "gauss_newton", "lm", "newton_tr")),
+    "alpha_scaled": (problems.alpha_scaled(10.0, target=(1.0, -2.0)), [3.0, 3.0],
+                     ("newton", "ig", "pg", "pg_half", "gauss_newton", "lm")),
 }
-RULES = {"newton": rules.newton(), "ig": rules.ig(), "pg": rules.pg(), "pg_half": rules.pg(0.5)}
+RULES = {"newton": rules.newton(), "ig": rules.ig(), "pg": rules.pg(), "pg_half": rules.pg(0.5),
+         "gauss_newton": rules.gauss_newton(), "lm": rules.levenberg_marquardt(),
+         "newton_tr": rules.newton_trust_region()}
 
 
 @pytest.mark.parametrize("case, rule", [(c, r) for c, (_, _, rs) in CASES.items() for r in rs])
