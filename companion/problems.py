@@ -800,30 +800,71 @@ def rosenbrock() -> Problem:
     return Problem(simulator, jacobian, target=np.zeros(2), second_derivatives=second, name="Rosenbrock")
 
 
-def linear(matrix, target) -> Problem:
-    r"""The linear problem :math:`P(x) = A x` with the inverse :math:`A^{-1} y` (square, invertible ``A``).
+def linear(matrix, target, *, rtol: float = linalg.DEFAULT_RTOL) -> Problem:
+    r"""The linear problem :math:`P(x) = A x` with its exact local inverse, for any shape and rank of ``A``.
 
-    For a non-square or singular ``A`` the problem has no inverse
-    (``inverse`` is ``None``).
+    The inverse is the preimage closest to :math:`x_0`,
+
+    .. math::
+        P^{-1}(y; x_0) = x_0 + D^{-1} (A D^{-1})^{+} (y - A x_0),
+
+    with :math:`D` the diagonal of the column norms of :math:`A`: closest in the
+    unit-free distance :math:`|D(x - x_0)|` (the Euclidean one when the columns have
+    equal norms), so the inverse commutes with a change of units of :math:`x`.  The
+    pseudo-inverse comes from an SVD of :math:`AD^{-1}`, computed once, with singular
+    values below ``rtol`` times the largest dropped.  When :math:`y` has a part outside
+    the range of :math:`A` (a tall or rank-deficient ``A``), no :math:`x` reproduces
+    it: the inverse raises :class:`~companion.errors.InverseError` with the size of
+    that part.
 
     >>> p = linear([[2.0, 0.0], [0.0, 4.0]], [2.0, 4.0])
     >>> p.invert(p.target, np.zeros(2))
     array([1., 1.])
+    >>> linear([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], [1.0, 2.0]).invert([1.0, 2.0], np.zeros(3)).round(12)
+    array([0., 1., 1.])
     """
-
     matrix = as_matrix(matrix, "matrix")
     target = as_vector(target, "target", size=matrix.shape[0])
-    inverse = None
-    square = matrix.shape[0] == matrix.shape[1]
-    if square and linalg.condition_number(matrix) < 1 / linalg.DEFAULT_RTOL:
-        def inverse(y, x0):
-            return linalg.solve(matrix, y, name="A")
-    n = matrix.shape[1]
+    rtol = _real_scalar(rtol, "rtol")
+    if not 0 <= rtol < 1:
+        raise ValueError(f"rtol must lie in [0, 1), got {rtol}")
+    m, n = matrix.shape
+    name = f"linear ({m}x{n})"
     return Problem(
         simulator=lambda x: matrix @ x,
         jacobian=lambda x: matrix,
         target=target,
-        inverse=inverse,
-        name=f"linear ({matrix.shape[0]}x{n})",
+        inverse=_linear_inverse(matrix, rtol, name),
+        name=name,
         affine=True,
+        n=n,
     )
+
+
+def _linear_inverse(matrix: np.ndarray, rtol: float, name: str):
+    """The closest-preimage inverse of :func:`linear`, from one SVD of the column-scaled matrix."""
+    norms = np.linalg.norm(matrix, axis=0)
+    scale = np.where(norms > 0, norms, 1.0)
+    u, s, vt = np.linalg.svd(matrix / scale, full_matrices=False)
+    keep = s > rtol * s[0] if s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    u, s, vt = u[:, keep], s[keep], vt[keep]
+    rank, m = int(keep.sum()), matrix.shape[0]
+    condition = s[0] / s[-1] if rank else np.inf
+
+    def inverse(y, x0):
+        residual = y - matrix @ x0
+        coefficients = u.T @ residual
+        unreachable = float(np.linalg.norm(residual - u @ coefficients))
+        size = max(float(np.linalg.norm(y)), float(np.linalg.norm(matrix @ x0)), np.finfo(float).tiny)
+        if unreachable > 1e3 * np.finfo(float).eps * max(condition, 1.0) * size:
+            dropped = len(keep) - rank
+            raise InverseError(
+                f"y lies outside the range of A of {name!r}: the part of y - A x0 that no x reaches has norm "
+                f"{unreachable:.3g} ({unreachable / size:.3g} of |y|); A has rank {rank} for {m} output(s)"
+                + (f" ({dropped} unit-free singular value(s) below rtol={rtol:.3g} times the largest dropped)"
+                   if dropped else "")
+                + "; use gauss_newton (least squares) or pg(fallback=...)"
+            )
+        return x0 + (vt.T @ (coefficients / s)) / scale
+
+    return inverse
