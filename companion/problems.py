@@ -294,7 +294,13 @@ class Problem:
             raise
         except Exception as exc:
             raise ValueError(f"{what} raised {type(exc).__name__} on an x with {x.size} component(s): {exc}") from exc
-        y = _as_output(value, (self.output_size,), what, scalar_ok=True)
+        try:
+            y = _as_output(value, (self.output_size,), what, scalar_ok=True)
+        except ShapeError as exc:
+            if np.ndim(value) == 1:  # a vector of another length: the target may be the wrong one
+                raise ShapeError(f"{exc} (the size of the target); if the simulator is right, pass a target "
+                                 f"with {np.size(value)} components") from None
+            raise
         memory.remember(key, x.size, y)
         return y.copy()
 

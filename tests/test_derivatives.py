@@ -222,3 +222,10 @@ def test_bad_options_are_refused():
         Problem.from_simulator(np.sin, [0.0], typical_x=[0.0])
     with pytest.raises(ValueError, match=r"takes x with n = 2"):
         Problem.from_simulator(np.sin, [0.0, 0.0], n=2).output([1.0, 2.0, 3.0])
+
+
+def test_a_target_of_the_wrong_length_is_named_as_a_suspect():
+    problem = Problem(lambda x: 2 * x, lambda x: 2 * np.eye(2), [0.0, 0.0, 0.0], name="double")
+    with pytest.raises(ShapeError, match=r"returned shape \(2,\), expected \(3,\) \(the size of the target\); "
+                                         r"if the simulator is right, pass a target with 2 components"):
+        problem.output([1.0, 2.0])
