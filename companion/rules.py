@@ -318,7 +318,7 @@ def _conditioning_note(problem: Problem, x0: np.ndarray, rtol: float) -> str:
             f"so the exact inverse amplifies errors in y by up to that factor")
 
 
-def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None, rtol: Optional[float] = linalg.DEFAULT_RTOL) -> Rule:
+def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None, rtol: Optional[float] = None) -> Rule:
     r"""The inverse simulator ("physical gradient"): :math:`\Delta x_{PG} = P^{-1}(y_0 + \Delta y; x_0) - x_0`.
 
     :math:`\Delta y = \eta (y^* - y_0)` for the L2 loss.  If the local inverse
@@ -329,9 +329,10 @@ def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None, rtol: Optional[floa
     without a fallback the error propagates.  ``KeyboardInterrupt`` is never caught.
 
     The state is a :class:`PGState` counting the fallbacks; its ``describe()`` says how
-    often the fallback was used and, when the problem has a hand-written Jacobian whose
-    unit-free condition number at :math:`x_0` exceeds ``1/rtol``, that the problem is
-    ill-posed (``rtol=None`` skips that check and its Jacobian call).
+    often the fallback was used.  With a number ``rtol`` (e.g. ``linalg.DEFAULT_RTOL``, or
+    ``1e-3`` for noisy data), ``init`` also evaluates the hand-written Jacobian once at
+    :math:`x_0` and ``describe()`` says the problem is ill-posed when its unit-free condition
+    number exceeds ``1/rtol``; the default ``None`` skips that check, so PG calls no Jacobian.
 
     >>> from companion.problems import square_second
     >>> pg(0.5).first_step(square_second(), [3.0, 3.0])

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from companion import minimize, problems, rules
+from companion import linalg, minimize, problems, rules
 from companion.problems import Problem
 from companion.rules import PGState
 
@@ -100,16 +100,21 @@ def test_a_stateful_fallback_carries_its_own_state():
         assert state.fallback_state.t == k
 
 
-def test_an_ill_conditioned_jacobian_at_the_start_is_noted():
+def test_an_ill_conditioned_jacobian_at_the_start_is_noted_when_asked():
     # unit-free condition number: columns scaled first, so diag(1, 1e-13) is perfectly conditioned
-    well = rules.pg().init(problems.linear(np.diag([1.0, 1e-13]), [1.0, 1.0]), np.zeros(2))
+    rtol = linalg.DEFAULT_RTOL
+    well = rules.pg(rtol=rtol).init(problems.linear(np.diag([1.0, 1e-13]), [1.0, 1.0]), np.zeros(2))
     assert well.describe() == ""
     matrix = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-14]])
-    state = rules.pg().init(problems.linear(matrix, [1.0, 1.0]), np.zeros(2))
+    state = rules.pg(rtol=rtol).init(problems.linear(matrix, [1.0, 1.0]), np.zeros(2))
     assert state.describe().startswith("ill-posed: the unit-free condition number of J at x0 is ")
     deblur = np.array([[1.0, 0.5], [0.5, 0.25 + 1e-5]])
     assert rules.pg(rtol=1e-3).init(problems.linear(deblur, [1.0, 1.0]), np.zeros(2)).describe()
-    assert rules.pg(rtol=None).init(problems.linear(matrix, [1.0, 1.0]), np.zeros(2)).describe() == ""
+    assert rules.pg(rtol=1e-6).init(problems.linear(deblur, [1.0, 1.0]), np.zeros(2)).describe() == ""
+    # by default PG calls no Jacobian at all
+    problem = problems.linear(matrix, [1.0, 1.0])
+    minimize(problem, np.zeros(2), rules.pg(), steps=2)
+    assert problem.calls["jacobian"] == 0
 
 
 def test_pg_refuses_a_foreign_state():
