@@ -17,7 +17,7 @@ by continuation on the damped problem
     x_\mu = \arg\min_x\; |P(x) - y|^2 + \mu\, |D (x - x_0)|^2,
     \qquad \mu = \mu_0,\ \mu_0 \rho,\ \mu_0 \rho^2, \dots \to 0,
 
-each solve (:func:`scipy.optimize.least_squares`) started from the previous
+each solve (``scipy.optimize.least_squares``) started from the previous
 :math:`x_\mu`, until the misfit :math:`|P(x_\mu) - y|` is within the tolerance.  For a linear :math:`P` the damped solution is
 :math:`x_0 + (J^\top J + \mu D^2)^{-1} J^\top (y - P(x_0))`, which tends to the
 preimage closest to :math:`x_0` as :math:`\mu \to 0`; a large :math:`\mu` first keeps the
@@ -74,7 +74,7 @@ def numerical_inverse(simulator: Union[Problem, Callable[[np.ndarray], np.ndarra
         of :math:`x` (zero columns get the mean of the others).
     bounds
         Optional ``(lower, upper)`` bounds on :math:`x`, as for
-        :func:`scipy.optimize.least_squares`.
+        ``scipy.optimize.least_squares``.
     tol
         The largest misfit :math:`|P(x) - y|` accepted, relative to
         :math:`\max(|y|, |P(x_0)|)` (absolute when both are 0).
