@@ -51,8 +51,8 @@ __all__ = [
     "supports_complex_step",
 ]
 
-#: the finite-difference methods :func:`jacobian` knows; ``"auto"`` (a :class:`Problem`
-#: option) means complex step when :func:`supports_complex_step`, else forward
+#: the finite-difference methods :func:`jacobian` knows; ``"auto"`` (an option of
+#: :class:`~companion.problems.Problem`) means complex step when :func:`supports_complex_step`, else forward
 METHODS = ("forward", "central", "complex")
 
 _EPS = np.finfo(float).eps
@@ -98,6 +98,8 @@ def jacobian(simulator: Callable[[np.ndarray], np.ndarray], x, y, *, method: str
     typical_x
         :math:`\tilde x` of :func:`relative_steps`.
 
+    Examples
+    --------
     >>> jacobian(lambda x: x ** 2, np.array([3.0]), np.array([9.0]), method="central").round(8)
     array([[6.]])
     """

@@ -83,7 +83,7 @@ def numerical_inverse(simulator: Union[Problem, Callable[[np.ndarray], np.ndarra
 
     Returns
     -------
-    inverse
+    callable
         ``inverse(y, x0) -> x``, an ``(n,)`` array with :math:`P(x) \approx y`; raises
         :class:`~companion.errors.InverseError` when it cannot reach :math:`y`.
 

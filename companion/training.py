@@ -251,13 +251,17 @@ def physics_from_problem(problem: Problem, *, n: Optional[int] = None, batched: 
         first call with two samples or more: the batched call is used from then on only if
         it returns exactly what the sample-by-sample loop returns.  ``False`` always loops.
 
+    Notes
+    -----
     :math:`J^\top v` comes from the problem's ``vjp``, else its Jacobian, else forward
     differences of the batched simulator (:math:`n` batched calls) or of each sample.
     The loop calls the user's functions directly, without the per-call checks of
     :meth:`~companion.problems.Problem.output`; the batch's shape and finiteness are
-    checked by the :class:`BatchPhysics` and by :func:`train`.  All calls are counted in
-    :attr:`problem.calls <companion.problems.Problem.calls>` (a batched call counts once).
+    checked by the :class:`BatchPhysics` and by :func:`train`.  All calls are counted in the
+    problem's :attr:`~companion.problems.Problem.calls` (a batched call counts once).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from companion.problems import Problem
     >>> p = Problem(lambda x: x[..., :2] + x[..., 2:], lambda x: np.array([[1, 0, 1], [0, 1, 1.0]]), [0.0, 0.0],
@@ -279,7 +283,7 @@ def physics_from_problem(problem: Problem, *, n: Optional[int] = None, batched: 
 def input_size_of(problem: Problem) -> int:
     r"""The size :math:`n` of :math:`x` for ``problem``, or a ``ValueError`` saying how to give it.
 
-    :attr:`Problem.input_size <companion.problems.Problem.input_size>` if known; otherwise
+    The problem's :attr:`~companion.problems.Problem.input_size` if known; otherwise
     the number of columns of the Jacobian, or the size of the inverse's output, at zeros
     of the output size :math:`m` (a guess), accepted only when the simulator then maps
     zeros of that size to :math:`m` outputs; otherwise :math:`m` if the simulator accepts
@@ -583,7 +587,7 @@ class TrainingResult:
     loss: np.ndarray
     time: np.ndarray
     thetas: Optional[np.ndarray] = field(default=None, repr=False)
-    #: SIP: how many samples took the fallback step because their inverse failed
+    #: how many samples of SIP took the fallback step because their inverse failed
     fallbacks: int = 0
 
     @property
