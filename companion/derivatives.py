@@ -226,4 +226,13 @@ def _real_call(simulator, x) -> np.ndarray:
 
 
 def _complex_call(simulator, x) -> np.ndarray:
-    return np.asarray(simulator(x)).reshape(-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.ComplexWarning)
+        try:
+            value = np.asarray(simulator(x)).reshape(-1)
+        except np.exceptions.ComplexWarning:
+            value = np.zeros(1)  # it cast x to real: reported below
+    if not np.iscomplexobj(value):
+        raise ValueError("the simulator returned real values for a complex x: it drops the imaginary part, "
+                         "so the complex step cannot differentiate it; use differences='auto' or 'forward'")
+    return value

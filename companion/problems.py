@@ -91,12 +91,13 @@ def squared_error(scale: float = 1.0) -> Loss:
 _MISSING_HESSIAN = (
     "problem {name!r} has no second derivatives: pass second_derivatives=(x -> "
     "array of shape (m, n, n)) or hessian=(x -> array of shape (n, n)) to Problem "
-    "(or affine=True if P is affine), or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
+    "(or affine=True if P is affine; or jacobian=None for finite differences of everything), "
+    "or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
 )
 _MISSING_INVERSE = (
     "problem {name!r} has no local inverse: pass inverse=(lambda y, x0: x with "
-    "P(x) = y, closest to x0) to Problem, or use a rule that needs only the "
-    "Jacobian (ig, gauss_newton, gd)"
+    "P(x) = y, closest to x0) to Problem (companion.inverse.numerical_inverse computes one), "
+    "or use a rule that needs only the Jacobian (ig, gauss_newton, gd)"
 )
 
 
@@ -594,7 +595,9 @@ def reparametrize(problem: Problem, scale) -> Problem:
         raise ValueError("scale must have no zero component: x = scale * z must be invertible")
 
     def to_x(z):
-        z = np.asarray(z, dtype=float)
+        z = np.asarray(z)
+        if z.dtype.kind not in "fc":  # keep a complex z: the complex-step derivative passes through
+            z = z.astype(float)
         if z.ndim == 0 or z.shape[-1] != scale.size:
             raise ValueError(
                 f"z has shape {z.shape} but the scale of the reparametrisation has {scale.size} "

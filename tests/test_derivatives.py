@@ -229,3 +229,23 @@ def test_a_target_of_the_wrong_length_is_named_as_a_suspect():
     with pytest.raises(ShapeError, match=r"returned shape \(2,\), expected \(3,\) \(the size of the target\); "
                                          r"if the simulator is right, pass a target with 2 components"):
         problem.output([1.0, 2.0])
+
+
+@SETTINGS
+@given(log_scale=st.lists(st.floats(-6.0, 6.0), min_size=2, max_size=2), x=st.lists(coordinate, min_size=2, max_size=2))
+def test_difference_jacobians_follow_a_change_of_units(log_scale, x):
+    # steps relative to |z_i| and to typical_x / scale: the differences are the same in any units
+    scale = 10.0 ** np.array(log_scale)
+    x = np.array(x)
+    for differences in derivatives.METHODS:
+        problem = Problem.from_simulator(problems.rosenbrock().simulator, np.zeros(2), differences=differences)
+        in_z = reparametrize(problem, scale).jacobian_at(x / scale)
+        exact = problems.rosenbrock().jacobian_at(x) * scale
+        tolerance = ACCURACY[differences] * (1 + np.abs(problems.rosenbrock().jacobian_at(x)).max())
+        assert np.all(np.abs(in_z - exact) <= tolerance * scale)
+
+
+def test_a_forced_complex_step_on_a_real_only_simulator_fails_loudly():
+    problem = Problem.from_simulator(_float_only, np.zeros(2), differences="complex")
+    with pytest.raises(ValueError, match="complex step cannot differentiate it"):
+        problem.jacobian_at([1.0, 2.0])

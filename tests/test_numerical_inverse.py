@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from companion import minimize, problems, rules
 from companion.errors import InverseError
@@ -100,3 +101,13 @@ def test_bad_options_are_refused():
         numerical_inverse(3.0)
     with pytest.raises(ValueError, match="lower bound must be below"):
         numerical_inverse(redundant(), bounds=(1.0, 0.0))(np.ones(2), np.zeros(3))
+
+
+@settings(deadline=None, max_examples=30)
+@given(x1=st.floats(-3.0, 3.0), x2=st.floats(0.2, 3.0), side=st.sampled_from([-1.0, 1.0]),
+       shift=st.floats(-0.15, 0.15))
+def test_numerical_and_analytic_local_inverses_agree_on_the_branch_of_x0(x1, x2, side, shift):
+    problem = problems.square_second()
+    y = problem.simulator(np.array([x1, side * x2]))
+    x0 = np.array([x1 + shift, side * x2 * (1 + shift)])
+    np.testing.assert_allclose(numerical_inverse(problem)(y, x0), problem.invert(y, x0), rtol=1e-8, atol=1e-9)
