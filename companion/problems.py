@@ -675,7 +675,7 @@ def reparametrize_linear(problem: Problem, matrix) -> Problem:
 
     return Problem(lambda z: problem.simulator(matrix @ z), lambda z: problem.jacobian_at(matrix @ z) @ matrix,
                    problem.target, problem.loss, second, hessian, inverse,
-                   name=f"{problem.name} (reparametrised)", affine=problem.affine, vjp=vjp)
+                   name=f"{problem.name} (reparametrised)", affine=problem.affine, vjp=vjp, n=problem.n)
 
 
 # --------------------------------------------------------------------------- toy problems
