@@ -6,7 +6,7 @@ every input problem; the subclasses let callers react to one kind.
 
 import numpy as np
 
-__all__ = ["MissingCapabilityError", "SingularMatrixError", "InverseError", "NonFiniteError"]
+__all__ = ["MissingCapabilityError", "SingularMatrixError", "InverseError", "NonFiniteError", "ShapeError"]
 
 
 class MissingCapabilityError(ValueError):
@@ -29,4 +29,13 @@ class NonFiniteError(ValueError):
 
     :func:`~companion.minimize` reports one met during a step as status 2
     (``non_finite``), not as a failed rule.
+    """
+
+
+class ShapeError(ValueError):
+    """A user-supplied function (simulator, Jacobian, Hessian, inverse, ...) returned an array of the wrong shape.
+
+    A programming error, not a numerical failure: it names the function, the shape
+    returned and the shape expected.  :func:`~companion.minimize` lets it propagate,
+    as it does for a wrongly shaped simulator output at ``x0``.
     """

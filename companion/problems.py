@@ -20,9 +20,9 @@ import numpy as np
 
 import numbers
 
-from ._checks import _real_scalar, as_matrix, as_real_array, as_vector, check_finite, check_positive
-from . import linalg
-from .errors import InverseError, MissingCapabilityError, NonFiniteError, SingularMatrixError
+from ._checks import _real_scalar, as_matrix, as_real_array, as_vector, check_finite, check_int, check_positive
+from . import derivatives, linalg
+from .errors import InverseError, MissingCapabilityError, NonFiniteError, ShapeError, SingularMatrixError
 
 __all__ = [
     "Loss",
@@ -91,12 +91,13 @@ def squared_error(scale: float = 1.0) -> Loss:
 _MISSING_HESSIAN = (
     "problem {name!r} has no second derivatives: pass second_derivatives=(x -> "
     "array of shape (m, n, n)) or hessian=(x -> array of shape (n, n)) to Problem "
-    "(or affine=True if P is affine), or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
+    "(or affine=True if P is affine; or jacobian=None for finite differences of everything), "
+    "or use a rule that needs only the Jacobian (gd, gauss_newton, ig, bfgs)"
 )
 _MISSING_INVERSE = (
     "problem {name!r} has no local inverse: pass inverse=(lambda y, x0: x with "
-    "P(x) = y, closest to x0) to Problem, or use a rule that needs only the "
-    "Jacobian (ig, gauss_newton, gd)"
+    "P(x) = y, closest to x0) to Problem (companion.inverse.numerical_inverse computes one), "
+    "or use a rule that needs only the Jacobian (ig, gauss_newton, gd)"
 )
 
 
@@ -109,7 +110,10 @@ class Problem:
     simulator
         :math:`P`, maps an ``(n,)`` array to an ``(m,)`` array.
     jacobian
-        :math:`J(x) = \partial P/\partial x`, an ``(m, n)`` array.
+        :math:`J(x) = \partial P/\partial x`, an ``(m, n)`` array, or ``None``: the
+        Jacobian, :math:`J^\top v` and the Hessian of :math:`L` are then computed by
+        finite differences of the simulator (:mod:`companion.derivatives`), only when a
+        rule asks for them (see :meth:`from_simulator`).
     target
         :math:`y^*`, an ``(m,)`` array.
     loss
@@ -134,11 +138,27 @@ class Problem:
         ``True`` declares :math:`P` affine (zero second derivatives): the
         Hessian of :math:`L` is then :math:`J^\top L_{yy} J`, with no
         :math:`m \times n \times n` tensor of zeros.
+    n
+        The number of components of :math:`x`, if known; see :attr:`input_size`.
+    differences
+        How to differentiate when ``jacobian`` is ``None``: ``"auto"`` (complex step
+        when :func:`~companion.derivatives.supports_complex_step` says the simulator
+        allows it, tested once at the first point, else forward differences),
+        ``"forward"``, ``"central"`` or ``"complex"``.
+    typical_x
+        :math:`\tilde x`, the typical size of each component of :math:`x` (default 1):
+        the difference steps are :math:`h_i = c \max(|x_i|, \tilde x_i)`.
 
     Notes
     -----
     The ``*_at`` methods evaluate these pieces with their shapes and finiteness
-    checked, so a wrong user function is reported where it is called.
+    checked, so a wrong user function is reported where it is called; a wrong shape
+    raises :class:`~companion.errors.ShapeError`.
+
+    A problem remembers its last evaluation, :math:`x \mapsto P(x)`, and the Jacobian
+    at its last point, so a rule that asks for :math:`P(x)` at the point the driver
+    has just evaluated costs no new call (the simulator must be a function of
+    :math:`x` alone).  :attr:`calls` counts the calls of the user's functions.
 
     >>> p = alpha_scaled(10.0)
     >>> p.output(np.array([1.0, 1.0]))
@@ -148,7 +168,7 @@ class Problem:
     """
 
     simulator: Callable[[np.ndarray], np.ndarray]
-    jacobian: Callable[[np.ndarray], np.ndarray]
+    jacobian: Optional[Callable[[np.ndarray], np.ndarray]]
     target: np.ndarray
     loss: Loss = field(default_factory=squared_error)
     second_derivatives: Optional[Callable[[np.ndarray], np.ndarray]] = None
@@ -157,12 +177,14 @@ class Problem:
     name: str = "problem"
     affine: bool = False
     vjp: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
+    n: Optional[int] = None
+    differences: str = "auto"
+    typical_x: Optional[np.ndarray] = None
 
     def __post_init__(self):
-        for attribute in ("simulator", "jacobian"):
-            if not callable(getattr(self, attribute)):
-                raise TypeError(f"{attribute} must be callable, got {type(getattr(self, attribute)).__name__}")
-        for attribute in ("second_derivatives", "hessian", "inverse", "vjp"):
+        if not callable(self.simulator):
+            raise TypeError(f"simulator must be callable, got {type(self.simulator).__name__}")
+        for attribute in ("jacobian", "second_derivatives", "hessian", "inverse", "vjp"):
             value = getattr(self, attribute)
             if value is not None and not callable(value):
                 raise TypeError(f"{attribute} must be callable or None, got {type(value).__name__}")
@@ -173,6 +195,36 @@ class Problem:
         if not isinstance(self.affine, (bool, np.bool_)):
             raise TypeError(f"affine must be True or False, got {type(self.affine).__name__}")
         object.__setattr__(self, "target", as_vector(self.target, "target"))
+        if self.differences not in ("auto",) + derivatives.METHODS:
+            raise ValueError(f"differences must be 'auto' or one of {derivatives.METHODS}, got {self.differences!r}")
+        if self.n is not None:
+            object.__setattr__(self, "n", check_int(self.n, "n", minimum=1))
+        if self.typical_x is not None:
+            typical = as_vector(self.typical_x, "typical_x", size=self.n)
+            if np.any(typical <= 0):
+                raise ValueError("typical_x must be positive in every component (a typical size of |x_i|)")
+            object.__setattr__(self, "typical_x", typical)
+        object.__setattr__(self, "_memory", _Memory())
+
+    @classmethod
+    def from_simulator(cls, simulator, target, *, differences: str = "auto", typical_x=None, n=None,
+                       **options) -> "Problem":
+        r"""A problem from a simulator alone: every derivative by finite differences, on demand.
+
+        The same as ``Problem(simulator, None, target, ...)``.  ``options`` are the other
+        fields of :class:`Problem` (``loss``, ``inverse``, ``name``, ``affine``, ...).
+        With ``differences="auto"`` the Jacobian costs :math:`n` simulator calls
+        (complex step or forward differences); Newton's Hessian of :math:`L` adds
+        :math:`2n^2` (see :func:`~companion.derivatives.second_derivative_term`).
+
+        >>> p = Problem.from_simulator(lambda x: np.array([x[0] * x[1], x[1] ** 2]), [2.0, 4.0])
+        >>> p.jacobian_at([1.0, 2.0]).round(10)
+        array([[2., 1.],
+               [0., 4.]])
+        >>> p.calls["simulator"]  # P(x), the one-off complex-step test (2), one complex call per column (2)
+        5
+        """
+        return cls(simulator, None, target, differences=differences, typical_x=typical_x, n=n, **options)
 
     # sizes ----------------------------------------------------------------
     @property
@@ -181,8 +233,31 @@ class Problem:
         return self.target.size
 
     @property
+    def input_size(self) -> Optional[int]:
+        """:math:`n`: the ``n`` given, else the size of the last point evaluated, else ``None``."""
+        if self.n is not None:
+            return self.n
+        return self._memory.n
+
+    @property
+    def numerical_derivatives(self) -> bool:
+        """True when the derivatives come from finite differences (``jacobian=None``)."""
+        return self.jacobian is None
+
+    @property
+    def calls(self) -> dict:
+        """How often the user's functions were called so far, a snapshot ``dict``.
+
+        Keys ``"simulator"`` (finite-difference evaluations included), ``"jacobian"``,
+        ``"vjp"``, ``"hessian"`` (``hessian`` or ``second_derivatives``) and ``"inverse"``.
+        The difference of two snapshots is the cost of what ran in between.
+        """
+        return dict(self._memory.calls)
+
+    @property
     def has_hessian(self) -> bool:
-        return self.hessian is not None or self.second_derivatives is not None or self.affine
+        return (self.hessian is not None or self.second_derivatives is not None or self.affine
+                or self.numerical_derivatives)
 
     @property
     def has_inverse(self) -> bool:
@@ -200,7 +275,13 @@ class Problem:
 
         The driver uses it to tell a non-finite output (status 2) from a failing simulator.
         """
+        memory = self._memory
+        key = x.tobytes()
+        if memory.x_key == key:
+            return memory.y.copy()
+        self._check_input_size(x)
         what = f"simulator of {self.name!r}"
+        memory.calls["simulator"] += 1
         try:
             value = self.simulator(x)
         except (IndexError, ValueError) as exc:
@@ -214,7 +295,24 @@ class Problem:
             raise
         except Exception as exc:
             raise ValueError(f"{what} raised {type(exc).__name__} on an x with {x.size} component(s): {exc}") from exc
-        return _as_output(value, (self.output_size,), what, scalar_ok=True)
+        try:
+            y = _as_output(value, (self.output_size,), what, scalar_ok=True)
+        except ShapeError as exc:
+            if np.ndim(value) == 1:  # a vector of another length: the target may be the wrong one
+                raise ShapeError(f"{exc} (the size of the target); if the simulator is right, pass a target "
+                                 f"with {np.size(value)} components") from None
+            raise
+        memory.remember(key, x.size, y)
+        return y.copy()
+
+    def _check_input_size(self, x: np.ndarray) -> None:
+        if self.n is not None and x.size != self.n:
+            raise ValueError(f"problem {self.name!r} takes x with n = {self.n} component(s), got {x.size}")
+
+    def _counted_simulator(self, x: np.ndarray) -> np.ndarray:
+        """The user's simulator for a finite-difference evaluation (counted, not cached, maybe complex)."""
+        self._memory.calls["simulator"] += 1
+        return self.simulator(x)
 
     def loss_of_output(self, y) -> float:
         """:math:`L(y)` for an output ``y``.
@@ -246,20 +344,50 @@ class Problem:
         return self.loss_of_output(self.output(x))
 
     def jacobian_at(self, x) -> np.ndarray:
-        """:math:`J(x)`, checked to be a finite ``(m, n)`` array."""
+        """:math:`J(x)`, checked to be a finite ``(m, n)`` array (by differences if ``jacobian`` is ``None``)."""
         x = as_vector(x, "x")
-        what = f"jacobian of {self.name!r}"
-        jac = _returned(_call_user(self.jacobian, (x,), what), (self.output_size, x.size), what)
+        memory = self._memory
+        key = x.tobytes()
+        if memory.jacobian_key == key:
+            return memory.jacobian.copy()
         expected = (self.output_size, x.size)
-        if self.output_size == 1 and x.size == 1 and jac.size == 1:
-            jac = jac.reshape(1, 1)
-        if jac.shape != expected:
-            raise ValueError(
-                f"{what} returned shape {jac.shape}, expected {expected} "
-                f"(rows: outputs y, columns: inputs x)"
-            )
+        if self.jacobian is None:
+            jac = self._difference_jacobian(x)
+            what = f"finite-difference jacobian of {self.name!r}"
+        else:
+            self._check_input_size(x)
+            what = f"jacobian of {self.name!r}"
+            memory.calls["jacobian"] += 1
+            jac = _returned(_call_user(self.jacobian, (x,), what), expected, what)
+            if self.output_size == 1 and x.size == 1 and jac.size == 1:
+                jac = jac.reshape(1, 1)
+            if jac.shape != expected:
+                raise ShapeError(
+                    f"{what} returned shape {jac.shape}, expected {expected} "
+                    f"(rows: outputs y, columns: inputs x)"
+                )
         check_finite(jac, f"{what} at x")
+        memory.jacobian_key, memory.jacobian = key, jac.copy()
         return jac
+
+    def _uses_complex_step(self, x: np.ndarray, y: np.ndarray) -> bool:
+        memory = self._memory
+        if self.differences == "complex":
+            return True
+        if self.differences != "auto":
+            return False
+        if memory.complex_step is None:
+            memory.complex_step = derivatives.supports_complex_step(
+                self._counted_simulator, x, y, typical_x=self.typical_x)
+        return memory.complex_step
+
+    def _difference_jacobian(self, x: np.ndarray) -> np.ndarray:
+        y = self.output(x)
+        method = "complex" if self._uses_complex_step(x, y) else (
+            "forward" if self.differences == "auto" else self.differences)
+        what = f"simulator of {self.name!r} (finite differences)"
+        return _call_user(derivatives.jacobian, (self._counted_simulator, x, y), what,
+                          method=method, typical_x=self.typical_x)
 
     def loss_gradient_in_y(self, y) -> np.ndarray:
         r""":math:`(\partial L/\partial y)^\top` at ``y``."""
@@ -281,6 +409,7 @@ class Problem:
         grad_y = self.loss_gradient_in_y(y)
         if self.vjp is not None:
             what = f"vjp of {self.name!r}"
+            self._memory.calls["vjp"] += 1
             return _checked(_call_user(self.vjp, (x, grad_y), what), (x.size,), what)
         return self.jacobian_at(x).T @ grad_y
 
@@ -294,10 +423,15 @@ class Problem:
         return self.gradient_and_hessian_at(x)[1]
 
     def gradient_and_hessian_at(self, x) -> tuple[np.ndarray, np.ndarray]:
-        r""":math:`\nabla_x L` and :math:`\partial^2 L/\partial x^2` from one evaluation of :math:`P` and :math:`J`."""
+        r""":math:`\nabla_x L` and :math:`\partial^2 L/\partial x^2` from one evaluation of :math:`P` and :math:`J`.
+
+        Without second derivatives, a problem with ``jacobian=None`` computes the term
+        :math:`\sum_i (\partial L/\partial y_i)\, \partial^2 P_i/\partial x^2` by
+        :func:`~companion.derivatives.second_derivative_term` (:math:`2n^2` calls).
+        """
         x = as_vector(x, "x")
         n = x.size
-        if self.hessian is None and self.second_derivatives is None and not self.affine:
+        if not self.has_hessian:
             raise MissingCapabilityError(_MISSING_HESSIAN.format(name=self.name))
         y = self.output(x)
         jac = self.jacobian_at(x)
@@ -305,12 +439,20 @@ class Problem:
         gradient = jac.T @ grad_y
         if self.hessian is not None:
             what = f"hessian of {self.name!r}"
+            self._memory.calls["hessian"] += 1
             return gradient, _checked(_call_user(self.hessian, (x,), what), (n, n), what)
         hessian = jac.T @ self.loss_hessian_in_y(y) @ jac
         if self.second_derivatives is not None:
             what = f"second_derivatives of {self.name!r}"
+            self._memory.calls["hessian"] += 1
             second = _checked(_call_user(self.second_derivatives, (x,), what), (self.output_size, n, n), what)
             hessian = hessian + np.tensordot(grad_y, second, axes=1)
+        elif not self.affine:  # numerical derivatives
+            what = f"simulator of {self.name!r} (finite-difference Hessian)"
+            term = _call_user(derivatives.second_derivative_term, (self._counted_simulator, x, y, grad_y), what,
+                              complex_step=self._uses_complex_step(x, y), typical_x=self.typical_x)
+            check_finite(term, f"finite-difference Hessian of {self.name!r} at x")
+            hessian = hessian + term
         return gradient, hessian
 
     def gauss_newton_matrix_at(self, x) -> np.ndarray:
@@ -341,7 +483,9 @@ class Problem:
             raise MissingCapabilityError(_MISSING_INVERSE.format(name=self.name))
         y = as_vector(y, "y", size=self.output_size)
         x0 = as_vector(x0, "x0")
+        self._check_input_size(x0)
         what = f"inverse of {self.name!r}"
+        self._memory.calls["inverse"] += 1
         x = _as_output(_call_user(self.inverse, (y, x0), what), (x0.size,), what, scalar_ok=True)
         check_finite(x, f"output of the {what}")
         return x
@@ -364,14 +508,30 @@ class Problem:
 #: Errors of companion itself that carry their own meaning (an inverse without a
 #: preimage, a singular matrix, a NaN already named): they pass through user
 #: functions unchanged, so callers can still catch them by class.
-_COMPANION_ERRORS = (InverseError, MissingCapabilityError, SingularMatrixError, NonFiniteError)
+_COMPANION_ERRORS = (InverseError, MissingCapabilityError, SingularMatrixError, NonFiniteError, ShapeError)
 _PASS_THROUGH = _COMPANION_ERRORS + (MemoryError, RecursionError)
 
 
-def _call_user(function, args, what: str):
+class _Memory:
+    """The mutable part of a (frozen) :class:`Problem`: its last evaluation and the call counts."""
+
+    def __init__(self):
+        self.x_key: Optional[bytes] = None
+        self.y: Optional[np.ndarray] = None
+        self.n: Optional[int] = None
+        self.jacobian_key: Optional[bytes] = None
+        self.jacobian: Optional[np.ndarray] = None
+        self.complex_step: Optional[bool] = None
+        self.calls = {"simulator": 0, "jacobian": 0, "vjp": 0, "hessian": 0, "inverse": 0}
+
+    def remember(self, key: bytes, n: int, y: np.ndarray) -> None:
+        self.x_key, self.n, self.y = key, n, y.copy()
+
+
+def _call_user(function, args, what: str, **keywords):
     """Call a user-supplied function; any exception it raises is re-raised as a ``ValueError`` naming ``what``."""
     try:
-        return function(*args)
+        return function(*args, **keywords)
     except _PASS_THROUGH:
         raise
     except Exception as exc:
@@ -399,7 +559,7 @@ def _as_output(value, shape, what: str, *, scalar_ok: bool = False) -> np.ndarra
     if scalar_ok and array.ndim == 0:
         array = array.reshape(1)
     if array.shape != tuple(shape):
-        raise ValueError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
+        raise ShapeError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
     return array
 
 
@@ -409,7 +569,7 @@ def _checked(value, shape, what: str) -> np.ndarray:
         if array.size == int(np.prod(shape)) and array.size == 1:
             array = array.reshape(shape)
         else:
-            raise ValueError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
+            raise ShapeError(f"{what} returned shape {array.shape}, expected {tuple(shape)}")
     check_finite(array, what)
     return array
 
@@ -435,7 +595,9 @@ def reparametrize(problem: Problem, scale) -> Problem:
         raise ValueError("scale must have no zero component: x = scale * z must be invertible")
 
     def to_x(z):
-        z = np.asarray(z, dtype=float)
+        z = np.asarray(z)
+        if z.dtype.kind not in "fc":  # keep a complex z: the complex-step derivative passes through
+            z = z.astype(float)
         if z.ndim == 0 or z.shape[-1] != scale.size:
             raise ValueError(
                 f"z has shape {z.shape} but the scale of the reparametrisation has {scale.size} "
@@ -448,6 +610,12 @@ def reparametrize(problem: Problem, scale) -> Problem:
 
     def jacobian(z):
         return problem.jacobian_at(to_x(z)) * scale
+
+    numerical = {}
+    if problem.numerical_derivatives:  # difference in z, with steps relative to z
+        typical = np.ones(scale.size) if problem.typical_x is None else problem.typical_x
+        numerical = dict(differences=problem.differences, typical_x=typical / np.abs(scale))
+        jacobian = None
 
     second = hessian = inverse = None
     if problem.second_derivatives is not None:
@@ -466,7 +634,7 @@ def reparametrize(problem: Problem, scale) -> Problem:
 
     return Problem(
         simulator, jacobian, problem.target, problem.loss, second, hessian, inverse,
-        name=f"{problem.name} (rescaled)", affine=problem.affine, vjp=vjp,
+        name=f"{problem.name} (rescaled)", affine=problem.affine, vjp=vjp, n=problem.n, **numerical,
     )
 
 
@@ -507,7 +675,7 @@ def reparametrize_linear(problem: Problem, matrix) -> Problem:
 
     return Problem(lambda z: problem.simulator(matrix @ z), lambda z: problem.jacobian_at(matrix @ z) @ matrix,
                    problem.target, problem.loss, second, hessian, inverse,
-                   name=f"{problem.name} (reparametrised)", affine=problem.affine, vjp=vjp)
+                   name=f"{problem.name} (reparametrised)", affine=problem.affine, vjp=vjp, n=problem.n)
 
 
 # --------------------------------------------------------------------------- toy problems
@@ -641,30 +809,71 @@ def rosenbrock() -> Problem:
     return Problem(simulator, jacobian, target=np.zeros(2), second_derivatives=second, name="Rosenbrock")
 
 
-def linear(matrix, target) -> Problem:
-    r"""The linear problem :math:`P(x) = A x` with the inverse :math:`A^{-1} y` (square, invertible ``A``).
+def linear(matrix, target, *, rtol: float = linalg.DEFAULT_RTOL) -> Problem:
+    r"""The linear problem :math:`P(x) = A x` with its exact local inverse, for any shape and rank of ``A``.
 
-    For a non-square or singular ``A`` the problem has no inverse
-    (``inverse`` is ``None``).
+    The inverse is the preimage closest to :math:`x_0`,
+
+    .. math::
+        P^{-1}(y; x_0) = x_0 + D^{-1} (A D^{-1})^{+} (y - A x_0),
+
+    with :math:`D` the diagonal of the column norms of :math:`A`: closest in the
+    unit-free distance :math:`|D(x - x_0)|` (the Euclidean one when the columns have
+    equal norms), so the inverse commutes with a change of units of :math:`x`.  The
+    pseudo-inverse comes from an SVD of :math:`AD^{-1}`, computed once, with singular
+    values below ``rtol`` times the largest dropped.  When :math:`y` has a part outside
+    the range of :math:`A` (a tall or rank-deficient ``A``), no :math:`x` reproduces
+    it: the inverse raises :class:`~companion.errors.InverseError` with the size of
+    that part.
 
     >>> p = linear([[2.0, 0.0], [0.0, 4.0]], [2.0, 4.0])
     >>> p.invert(p.target, np.zeros(2))
     array([1., 1.])
+    >>> linear([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], [1.0, 2.0]).invert([1.0, 2.0], np.zeros(3)).round(12)
+    array([0., 1., 1.])
     """
-
     matrix = as_matrix(matrix, "matrix")
     target = as_vector(target, "target", size=matrix.shape[0])
-    inverse = None
-    square = matrix.shape[0] == matrix.shape[1]
-    if square and linalg.condition_number(matrix) < 1 / linalg.DEFAULT_RTOL:
-        def inverse(y, x0):
-            return linalg.solve(matrix, y, name="A")
-    n = matrix.shape[1]
+    rtol = _real_scalar(rtol, "rtol")
+    if not 0 <= rtol < 1:
+        raise ValueError(f"rtol must lie in [0, 1), got {rtol}")
+    m, n = matrix.shape
+    name = f"linear ({m}x{n})"
     return Problem(
         simulator=lambda x: matrix @ x,
         jacobian=lambda x: matrix,
         target=target,
-        inverse=inverse,
-        name=f"linear ({matrix.shape[0]}x{n})",
+        inverse=_linear_inverse(matrix, rtol, name),
+        name=name,
         affine=True,
+        n=n,
     )
+
+
+def _linear_inverse(matrix: np.ndarray, rtol: float, name: str):
+    """The closest-preimage inverse of :func:`linear`, from one SVD of the column-scaled matrix."""
+    norms = np.linalg.norm(matrix, axis=0)
+    scale = np.where(norms > 0, norms, 1.0)
+    u, s, vt = np.linalg.svd(matrix / scale, full_matrices=False)
+    keep = s > rtol * s[0] if s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    u, s, vt = u[:, keep], s[keep], vt[keep]
+    rank, m = int(keep.sum()), matrix.shape[0]
+    condition = s[0] / s[-1] if rank else np.inf
+
+    def inverse(y, x0):
+        residual = y - matrix @ x0
+        coefficients = u.T @ residual
+        unreachable = float(np.linalg.norm(residual - u @ coefficients))
+        size = max(float(np.linalg.norm(y)), float(np.linalg.norm(matrix @ x0)), np.finfo(float).tiny)
+        if unreachable > 1e3 * np.finfo(float).eps * max(condition, 1.0) * size:
+            dropped = len(keep) - rank
+            raise InverseError(
+                f"y lies outside the range of A of {name!r}: the part of y - A x0 that no x reaches has norm "
+                f"{unreachable:.3g} ({unreachable / size:.3g} of |y|); A has rank {rank} for {m} output(s)"
+                + (f" ({dropped} unit-free singular value(s) below rtol={rtol:.3g} times the largest dropped)"
+                   if dropped else "")
+                + "; use gauss_newton (least squares) or pg(fallback=...)"
+            )
+        return x0 + (vt.T @ (coefficients / s)) / scale
+
+    return inverse

@@ -66,6 +66,7 @@ __all__ = [
     "NoAcceptableStepError",
     "newton_trust_region",
     "TrustRegionState",
+    "PGState",
 ]
 
 
@@ -288,8 +289,13 @@ def pg_step(problem: Problem, x, eta: float = 1.0) -> np.ndarray:
     _require_inverse(_check_problem(problem))
     eta = check_positive(eta, "eta")
     x = as_vector(x, "x")
+    return problem.invert(_pg_output_target(problem, x, eta), x) - x
+
+
+def _pg_output_target(problem: Problem, x: np.ndarray, eta: float) -> np.ndarray:
+    r""":math:`y_0 + \Delta y`, the output PG asks the inverse for."""
     y = problem.output(x)
-    return problem.invert(y + problem.newton_step_in_y(y, eta), x) - x
+    return y + problem.newton_step_in_y(y, eta)
 
 
 # --------------------------------------------------------------------------- rules
@@ -386,14 +392,67 @@ def ig(eta: float = 1.0, *, rtol: Optional[float] = None) -> Rule:
     return _truncating("IG", "ig", eta, rtol, solve)
 
 
-def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None) -> Rule:
+class PGState(NamedTuple):
+    """The state of :func:`pg`: its fallback's state and what went wrong with the inverse."""
+
+    #: the state of the fallback rule (``None`` without one)
+    fallback_state: Any = None
+    #: how many steps the fallback took because the inverse failed
+    fallbacks: int = 0
+    #: the last failure of the inverse, ``"ExceptionType: message"``
+    last_error: str = ""
+    #: the fallback's name, for :meth:`describe`
+    fallback_name: str = ""
+    #: a note on the conditioning of :math:`J` at :math:`x_0` ("" when well-posed)
+    conditioning: str = ""
+
+    def describe(self) -> str:
+        """What the result's message should add: the fallbacks taken and an ill-posed start ("" if neither)."""
+        parts = []
+        if self.fallbacks:
+            times = "once" if self.fallbacks == 1 else f"{self.fallbacks} times"
+            parts.append(f"pg fell back to {self.fallback_name} {times} (last: {self.last_error})")
+        if self.conditioning:
+            parts.append(self.conditioning)
+        return "; ".join(parts)
+
+
+def _conditioning_note(problem: Problem, x0: np.ndarray, rtol: float) -> str:
+    """A warning when the unit-free condition number of :math:`J(x_0)` exceeds ``1/rtol`` ("" otherwise).
+
+    Only for a hand-written Jacobian (differences would cost :math:`n` simulator calls),
+    and never an error: PG does not need :math:`J`, this is a diagnosis.
+    """
+    if problem.jacobian is None:
+        return ""
+    try:
+        jac = problem.jacobian_at(x0)
+    except Exception:  # noqa: BLE001 - a diagnosis must not stop a rule that does not use J
+        return ""
+    norms = np.linalg.norm(jac, axis=0)
+    singular = np.linalg.svd(jac / np.where(norms > 0, norms, 1.0), compute_uv=False)
+    condition = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
+    if condition * rtol <= 1:
+        return ""
+    return (f"ill-posed: the unit-free condition number of J at x0 is {condition:.3g} > 1/rtol = {1 / rtol:.3g}, "
+            f"so the exact inverse amplifies errors in y by up to that factor")
+
+
+def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None, rtol: Optional[float] = None) -> Rule:
     r"""The inverse simulator ("physical gradient"): :math:`\Delta x_{PG} = P^{-1}(y_0 + \Delta y; x_0) - x_0`.
 
     :math:`\Delta y = \eta (y^* - y_0)` for the L2 loss.  If the local inverse
-    raises :class:`~companion.errors.InverseError` (no preimage of
-    :math:`y_0 + \Delta y`) and a stateless ``fallback`` rule is given (e.g.
-    ``ig(eta)`` or ``gd(eta)``), its step is taken instead; without a fallback
-    the error propagates.
+    fails in any way (it raises :class:`~companion.errors.InverseError` or any other
+    exception, e.g. ``ValueError`` from ``math.acos`` outside its domain, or returns
+    a non-finite value or an array of the wrong shape) and a ``fallback`` rule is
+    given (e.g. ``ig(eta)`` or ``gd(eta)``), the fallback's step is taken instead;
+    without a fallback the error propagates.  ``KeyboardInterrupt`` is never caught.
+
+    The state is a :class:`PGState` counting the fallbacks; its ``describe()`` says how
+    often the fallback was used.  With a number ``rtol`` (e.g. ``linalg.DEFAULT_RTOL``, or
+    ``1e-3`` for noisy data), ``init`` also evaluates the hand-written Jacobian once at
+    :math:`x_0` and ``describe()`` says the problem is ill-posed when its unit-free condition
+    number exceeds ``1/rtol``; the default ``None`` skips that check, so PG calls no Jacobian.
 
     >>> from companion.problems import square_second
     >>> pg(0.5).first_step(square_second(), [3.0, 3.0])
@@ -402,18 +461,30 @@ def pg(eta: float = 1.0, *, fallback: Optional[Rule] = None) -> Rule:
     eta = check_positive(eta, "eta")
     if fallback is not None and not isinstance(fallback, Rule):
         raise TypeError(f"fallback must be a Rule such as gd(0.1) or ig(), got {type(fallback).__name__}")
+    if rtol is not None:
+        rtol = check_fraction(rtol, "rtol")
 
     def init(problem, x0):
         _require_inverse(_check_problem(problem))
-        return None if fallback is None else fallback.init(problem, x0)
+        x0 = as_vector(x0, "x0")
+        note = "" if rtol is None or rtol == 0 else _conditioning_note(problem, x0, rtol)
+        inner = None if fallback is None else fallback.init(problem, x0)
+        return PGState(inner, 0, "", "" if fallback is None else fallback.name, note)
 
     def step(problem, x, state):
+        _require_inverse(_check_problem(problem))
+        x = as_vector(x, "x")
+        if not isinstance(state, PGState):
+            raise TypeError(f"state of PG must be the PGState that init(problem, x0) returned, got {type(state).__name__}")
+        wanted = _pg_output_target(problem, x, eta)
         try:
-            return pg_step(_check_problem(problem), x, eta), state
-        except InverseError:
+            return problem.invert(wanted, x) - x, state
+        except Exception as exc:  # any failure of the inverse; KeyboardInterrupt is not an Exception
             if fallback is None:
                 raise
-            return fallback.step(problem, x, state)
+            dx, inner = fallback.step(problem, x, state.fallback_state)
+            return dx, state._replace(fallback_state=inner, fallbacks=state.fallbacks + 1,
+                                      last_error=f"{type(exc).__name__}: {exc}")
 
     return Rule("PG", init, step, eta)
 

@@ -50,6 +50,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from . import linalg
 from ._checks import check_finite, check_int, check_positive
 from .errors import InverseError
 from .nn import MLP, _adam_raw, adam_init
@@ -61,10 +62,12 @@ __all__ = [
     "rotated_sine_physics",
     "rotation",
     "physics_from_problem",
+    "input_size_of",
     "Dataset",
     "make_dataset",
     "newton_step_in_y",
     "sip_targets",
+    "sample_fallback_targets",
     "TrainingResult",
     "METHODS",
     "train",
@@ -231,31 +234,164 @@ def rotated_sine_physics(xi: float, phi: float, *, out_of_range: str = "raise") 
     return BatchPhysics(forward, inverse, vjp, 2, 2, name=f"rotated sine (xi={xi:g}, phi={float(phi):.4g})")
 
 
-def physics_from_problem(problem: Problem) -> BatchPhysics:
+def physics_from_problem(problem: Problem, *, n: Optional[int] = None, batched: Optional[bool] = None) -> BatchPhysics:
     r"""Any companion :class:`~companion.problems.Problem` with a local inverse, as a :class:`BatchPhysics`.
 
-    Loops over the samples (slow but general): ``problem.output``,
-    ``problem.invert`` and ``problem.jacobian_at(x).T @ v``.  The problem's target
-    is not used; the targets come with the data.
+    Parameters
+    ----------
+    problem
+        The problem; its target is not used (the targets come with the data).
+    n
+        The size of :math:`x`.  Default: :attr:`Problem.input_size <companion.problems.Problem.input_size>`
+        (the problem's ``n`` or the size of the last point it evaluated), else read off the
+        Jacobian or the inverse at zeros and confirmed by the simulator (see :func:`input_size_of`).
+    batched
+        Whether the problem's functions accept a whole batch (rows of ``X``) at once.
+        ``None`` decides for each function (simulator, inverse, vjp or Jacobian) at its
+        first call with two samples or more: the batched call is used from then on only if
+        it returns exactly what the sample-by-sample loop returns.  ``False`` always loops.
+
+    Notes
+    -----
+    :math:`J^\top v` comes from the problem's ``vjp``, else its Jacobian, else forward
+    differences of the batched simulator (:math:`n` batched calls) or of each sample.
+    The loop calls the user's functions directly, without the per-call checks of
+    :meth:`~companion.problems.Problem.output`; the batch's shape and finiteness are
+    checked by the :class:`BatchPhysics` and by :func:`train`.  All calls are counted in the
+    problem's :attr:`~companion.problems.Problem.calls` (a batched call counts once).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from companion.problems import Problem
+    >>> p = Problem(lambda x: x[..., :2] + x[..., 2:], lambda x: np.array([[1, 0, 1], [0, 1, 1.0]]), [0.0, 0.0],
+    ...             inverse=lambda y, x0: np.concatenate([y, np.zeros_like(y[..., :1])], axis=-1))
+    >>> physics = physics_from_problem(p)
+    >>> physics.n, physics.forward(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]]))
+    (3, array([[4., 5.],
+           [1., 1.]]))
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
+    if batched is not None and not isinstance(batched, bool):
+        raise TypeError(f"batched must be True, False or None, got {type(batched).__name__}")
+    n = input_size_of(problem) if n is None else check_int(n, "n", minimum=1)
+    adapter = _ProblemAdapter(problem, n, batched)
+    return BatchPhysics(adapter.forward, adapter.inverse, adapter.vjp, n, problem.output_size, name=problem.name)
+
+
+def input_size_of(problem: Problem) -> int:
+    r"""The size :math:`n` of :math:`x` for ``problem``, or a ``ValueError`` saying how to give it.
+
+    The problem's :attr:`~companion.problems.Problem.input_size` if known; otherwise
+    the number of columns of the Jacobian, or the size of the inverse's output, at zeros
+    of the output size :math:`m` (a guess), accepted only when the simulator then maps
+    zeros of that size to :math:`m` outputs; otherwise :math:`m` if the simulator accepts
+    :math:`m` inputs.
+
+    >>> from companion.problems import Problem
+    >>> input_size_of(Problem(lambda x: x[:2] + x[2], lambda x: np.array([[1, 0, 1], [0, 1, 1.0]]), [0, 0]))
+    3
+    """
+    if problem.input_size is not None:
+        return problem.input_size
     m = problem.output_size
-    try:  # the size of x is not stored in a Problem: read it off the inverse at the target
-        n = problem.invert(problem.target, np.zeros(m)).size
-    except Exception:  # noqa: BLE001 - the common square case
-        n = m
+    probes = []
+    if problem.jacobian is not None:
+        probes.append(lambda: np.shape(problem.jacobian(np.zeros(m)))[-1])
+    if problem.inverse is not None:
+        probes.append(lambda: np.size(problem.inverse(problem.target, np.zeros(m))))
+    probes.append(lambda: m)
+    for probe in probes:
+        try:
+            with np.errstate(all="ignore"):
+                k = int(probe())
+                if k >= 1 and np.size(problem.simulator(np.zeros(k))) == m:
+                    return k
+        except Exception:  # noqa: BLE001 - a probe at a guessed size may fail in any way
+            continue
+    raise ValueError(
+        f"cannot tell how many components x has for {problem.name!r}: pass n= to physics_from_problem "
+        f"(or to Problem)"
+    )
 
-    def forward(X):
-        return np.stack([problem.output(x) for x in X])
 
-    def inverse(Y, X0):
-        return np.stack([problem.invert(y, x0) for y, x0 in zip(Y, X0)])
+class _ProblemAdapter:
+    """The batched functions of :func:`physics_from_problem`: a batched call where verified, else a loop."""
 
-    def vjp(X, V):
+    def __init__(self, problem: Problem, n: int, batched: Optional[bool]):
+        self.problem, self.n, self.m = problem, n, problem.output_size
+        self.batched = {} if batched is None else {"simulator": batched, "inverse": batched, "vjp": batched,
+                                                   "jacobian": batched}
+
+    def _call(self, kind: str, function, args):
+        """One call of a user function (counted), its exceptions re-raised as ``ValueError`` naming it."""
+        from .problems import _call_user
+
+        self.problem._memory.calls["hessian" if kind == "second" else kind] += 1
+        return _call_user(function, args, f"{kind} of {self.problem.name!r}")
+
+    def _batched_or_loop(self, kind: str, function, batch_args, shape):
+        """``function`` on the whole batch if that is known (or now found) to equal the loop, else the loop."""
+        size = batch_args[0].shape[0]
+        mode = self.batched.get(kind)
+        if mode is not False and (mode is True or size >= 2):
+            try:
+                with np.errstate(all="ignore"):
+                    value = np.asarray(self._call(kind, function, batch_args), dtype=float)
+            except Exception:  # noqa: BLE001 - a function written for one sample may fail on a batch
+                value = None
+            if mode is True:
+                if value is None or value.shape != (size,) + shape:  # trusted but wrong: say so
+                    raise ValueError(f"the {kind} of {self.problem.name!r} does not accept a batch; "
+                                     f"use physics_from_problem(..., batched=None or False)")
+                return value
+            if value is not None and value.shape == (size,) + shape:
+                loop = self._loop(kind, function, batch_args)
+                same = np.allclose(value, loop, rtol=1e-12, atol=1e-300, equal_nan=True)
+                self.batched[kind] = bool(same)
+                return value if same else loop
+            self.batched[kind] = False
+        return self._loop(kind, function, batch_args)
+
+    def _loop(self, kind, function, batch_args):
+        return np.stack([np.asarray(self._call(kind, function, args), dtype=float).reshape(-1)
+                         for args in zip(*batch_args)])
+
+    def forward(self, X):
+        return self._batched_or_loop("simulator", self.problem.simulator, (X,), (self.m,))
+
+    def inverse(self, Y, X0):
+        if self.problem.inverse is None:
+            from .rules import _require_inverse
+
+            _require_inverse(self.problem)
+        return self._batched_or_loop("inverse", self.problem.inverse, (Y, X0), (self.n,))
+
+    def vjp(self, X, V):
+        problem = self.problem
+        if problem.vjp is not None:
+            return self._batched_or_loop("vjp", problem.vjp, (X, V), (self.n,))
+        if problem.jacobian is not None:
+            jacobians = self._batched_or_loop("jacobian", problem.jacobian, (X,), (self.m, self.n))
+            return np.einsum("bmn,bm->bn", jacobians.reshape(-1, self.m, self.n), V)
+        if self.batched.get("simulator"):
+            return self._difference_vjp(X, V)
         return np.stack([problem.jacobian_at(x).T @ v for x, v in zip(X, V)])
 
-    return BatchPhysics(forward, inverse, vjp, n, m, name=problem.name)
+    def _difference_vjp(self, X, V):
+        r""":math:`J(x_b)^\top v_b` by forward differences of the batched simulator, :math:`n + 1` batched calls."""
+        from .derivatives import relative_steps
+
+        Y = self.forward(X)
+        G = np.empty_like(X)
+        for i in range(self.n):
+            shifted = X.copy()
+            typical = None if self.problem.typical_x is None else self.problem.typical_x[i]
+            h = relative_steps(X[:, i], "forward", typical)
+            shifted[:, i] += h
+            G[:, i] = np.sum((self.forward(shifted) - Y) / h[:, None] * V, axis=1)
+        return G
 
 
 # --------------------------------------------------------------------------- data
@@ -372,6 +508,51 @@ def sip_targets(physics: BatchPhysics, X, targets, eta: float = 1.0, loss: Optio
     return physics.invert(Y + newton_step_in_y(Y, targets, eta, loss), X)
 
 
+def _inverse_or_fallback(physics: BatchPhysics, X, Y, wanted) -> tuple[np.ndarray, int]:
+    """SIP targets: the batch inverse, else sample by sample with the IG fallback where it fails."""
+    try:
+        with np.errstate(all="ignore"):
+            targets = physics.invert(wanted, X)
+        failed = ~np.all(np.isfinite(targets), axis=1)
+    except Exception:  # noqa: BLE001 - any failure of the batch: find the samples that fail
+        targets = np.array(X, dtype=float, copy=True)
+        failed = np.zeros(X.shape[0], dtype=bool)
+        for i in range(X.shape[0]):
+            try:
+                with np.errstate(all="ignore"):
+                    targets[i] = physics.invert(wanted[i:i + 1], X[i:i + 1])[0]
+                failed[i] = not np.all(np.isfinite(targets[i]))
+            except Exception:  # noqa: BLE001
+                failed[i] = True
+    if failed.any():
+        targets[failed] = sample_fallback_targets(physics, X[failed], wanted[failed] - Y[failed])
+    return targets, int(failed.sum())
+
+
+def sample_fallback_targets(physics: BatchPhysics, X, dY, *, rtol: float = 1e-12) -> np.ndarray:
+    r"""Row by row the inverse-gradient target :math:`x_i + J_i^{+} \Delta y_i` (SIP's fallback).
+
+    :math:`J_i` is assembled from :math:`m` products :math:`J_i^\top e_k` (one batched
+    :meth:`BatchPhysics.transpose_jacobian` call per sample); the pseudo-inverse is taken of
+    the column-scaled :math:`J_i D^{-1}` (:math:`D` the column norms) and truncated at
+    ``rtol``, so the step does not depend on the units of :math:`x`.
+
+    >>> physics = rotated_sine_physics(2.0, 0.0)
+    >>> sample_fallback_targets(physics, np.array([[0.0, 1.0]]), np.array([[0.1, 0.4]])).round(12)
+    array([[0.2, 1.2]])
+    """
+    X = np.asarray(X, dtype=float)
+    dY = np.asarray(dY, dtype=float)
+    identity = np.eye(physics.m)
+    targets = np.empty_like(X)
+    for i, (x, dy) in enumerate(zip(X, dY)):
+        jac = physics.transpose_jacobian(np.repeat(x[None], physics.m, axis=0), identity)
+        norms = np.linalg.norm(jac, axis=0)
+        scale = np.where(norms > 0, norms, 1.0)
+        targets[i] = x + linalg.pinv(jac / scale, rtol=rtol, name="J") @ dy / scale
+    return targets
+
+
 # --------------------------------------------------------------------------- result
 @dataclass(frozen=True)
 class TrainingResult:
@@ -388,7 +569,8 @@ class TrainingResult:
     * ``time``: seconds of training (updates only, evaluations excluded) up to that point.
 
     ``status`` is a code of :data:`STATUS` (1 ``max_steps`` = all iterations done);
-    ``thetas`` holds every iterate when ``keep_thetas=True``.
+    ``thetas`` holds every iterate when ``keep_thetas=True``; ``fallbacks`` counts the
+    samples of SIP whose inverse failed and that took the ``fallback`` step instead.
     """
 
     method: str
@@ -405,6 +587,8 @@ class TrainingResult:
     loss: np.ndarray
     time: np.ndarray
     thetas: Optional[np.ndarray] = field(default=None, repr=False)
+    #: how many samples of SIP took the fallback step because their inverse failed
+    fallbacks: int = 0
 
     @property
     def status_name(self) -> str:
@@ -472,7 +656,8 @@ def _finite(*arrays) -> bool:
 def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *, iterations: int,
           batch_size: int, rng: np.random.Generator, eta_nn: float, eta: float = 1.0,
           optimizer: str = "adam", loss: Optional[Loss] = None, evaluation: Optional[Dataset] = None,
-          eval_every: int = 1, blowup: float = 1e6, keep_thetas: bool = False) -> TrainingResult:
+          eval_every: int = 1, blowup: float = 1e6, keep_thetas: bool = False,
+          fallback: Optional[str] = None) -> TrainingResult:
     r"""Train ``net`` from ``theta0`` with ``method`` (``"sip"``, ``"physics"`` or ``"supervised"``).
 
     Each iteration draws the next mini-batch of ``batch_size`` samples (a fresh
@@ -485,6 +670,11 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     Stops early with a status when a gradient, the parameters or a prediction
     becomes non-finite (``non_finite``), when the y-error exceeds ``blowup`` times
     its start (``diverged``) or when the local inverse fails (``rule_failed``).
+
+    ``fallback="ig"`` keeps SIP going where the inverse fails: the samples whose inverse
+    raises or returns non-finite values get the target :math:`x_i + J_i^{+} \Delta y_i`
+    instead (the inverse-gradient step {eq}`eq-ig`, :func:`sample_fallback_targets`); the
+    result's ``fallbacks`` counts them.
 
     >>> from companion.nn import MLP
     >>> physics = rotated_sine_physics(2.0, 0.0)
@@ -505,6 +695,9 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
         raise TypeError(f"evaluation must be a Dataset or None, got {type(evaluation).__name__}")
     eval_every = check_int(eval_every, "eval_every", minimum=1)
     blowup = check_positive(blowup, "blowup")
+    if fallback not in (None, "ig"):
+        raise ValueError(f"fallback must be None or 'ig', got {fallback!r}")
+    counts = [0]  # samples that took the fallback
 
     def evaluate(theta):
         X = net.forward(theta, evaluation.inputs)
@@ -514,7 +707,9 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
         if method == "sip":
             try:
                 with np.errstate(all="ignore"):
-                    target = physics.invert(Y + newton_step_in_y(Y, evaluation.targets, eta, loss), X)
+                    wanted = Y + newton_step_in_y(Y, evaluation.targets, eta, loss)
+                    target = physics.invert(wanted, X) if fallback is None else _inverse_or_fallback(
+                        physics, X, Y, wanted)[0]
                 own = float(0.5 * np.mean(np.sum((X - target) ** 2, axis=1)))
             except InverseError:
                 own = float("nan")
@@ -537,7 +732,12 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
             if method == "physics":
                 cotangent = physics.transpose_jacobian(X, _loss_gradients(Y, targets, loss)) / B
             else:
-                target = physics.invert(Y + newton_step_in_y(Y, targets, eta, loss), X)
+                wanted = Y + newton_step_in_y(Y, targets, eta, loss)
+                if fallback is None:
+                    target = physics.invert(wanted, X)
+                else:
+                    target, failed = _inverse_or_fallback(physics, X, Y, wanted)
+                    counts[0] += failed
                 cotangent = (X - target) / B
         if not _finite(cotangent):
             return None
@@ -567,7 +767,8 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
             try:
                 grad = gradient(theta, inputs, targets, truth)
             except InverseError as exc:
-                status, message = 4, f"the local inverse failed at iteration {k}: {exc}"
+                status, message = 4, (f"the local inverse failed at iteration {k}: {exc}; fallback='ig' "
+                                      f"takes an inverse-gradient step for the samples whose inverse fails")
                 break
             if grad is None or not _finite(grad):
                 status, message = 2, f"non-finite values in the gradient at iteration {k}"
@@ -605,7 +806,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
         method=method, optimizer=optimizer, eta_nn=eta_nn, eta=eta, theta=theta, nit=nit,
         status=status, message=message, iterations=np.array(steps_done), x_error=values[:, 0],
         y_error=values[:, 1], loss=values[:, 2], time=np.array(times),
-        thetas=None if thetas is None else np.array(thetas),
+        thetas=None if thetas is None else np.array(thetas), fallbacks=counts[0],
     )
 
 

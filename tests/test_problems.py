@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import differentiate
 
-from companion import problems
+from companion import minimize, problems, rules
 from companion.errors import InverseError, MissingCapabilityError
 from companion.problems import Loss, Problem, reparametrize, squared_error
 
@@ -299,13 +299,34 @@ def test_reparametrized_inverse(e1, e2):
     np.testing.assert_allclose(q.output(z), [2.0, 9.0], rtol=1e-12)
 
 
-def test_linear_inverse_exists_only_for_invertible_square_matrices():
-    assert problems.linear(np.eye(2), [1.0, 1.0]).has_inverse
-    assert not problems.linear(np.ones((3, 2)), [1.0, 1.0, 1.0]).has_inverse
-    assert not problems.linear([[1.0, 2.0], [2.0, 4.0]], [1.0, 1.0]).has_inverse
+def test_linear_inverse_is_the_closest_preimage_or_says_why_there_is_none():
     p = problems.linear([[2.0, 1.0], [0.0, 4.0]], [1.0, 2.0])
     x = p.invert(p.target, np.zeros(2))
     np.testing.assert_allclose(p.output(x), p.target)
+    # wide A: the preimages of y form a line; the inverse takes the point of it closest to x0 in the
+    # unit-free distance |D (x - x0)|, D = diag(column norms of A) = diag(1, 1, sqrt 2)
+    wide = problems.linear([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]], [0.0, 0.0])
+    x0 = np.array([0.3, -0.2, 0.5])
+    x = wide.invert([1.0, 2.0], x0)
+    np.testing.assert_allclose(wide.output(x), [1.0, 2.0], atol=1e-14)
+    d = np.array([1.0, 1.0, np.sqrt(2.0)])
+    null = np.array([1.0, 1.0, -1.0])  # A null = 0
+    assert abs(float((d * null) @ (d * (x - x0)))) < 1e-14  # D (x - x0) orthogonal to D null: the closest
+    # tall or singular A: y outside the range has no preimage
+    with pytest.raises(InverseError, match=r"outside the range of A.*rank 2 for 3 output"):
+        problems.linear(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), np.zeros(3)).invert([1.0, 2.0, 5.0], np.zeros(2))
+    with pytest.raises(InverseError, match=r"1 unit-free singular value\(s\) below rtol"):
+        problems.linear([[1.0, 2.0], [2.0, 4.0]], [1.0, 1.0]).invert([1.0, 1.0], np.zeros(2))
+    # ... and y inside the range has one, even for a singular A: the closest in |D x|, D = diag(sqrt 5, sqrt 20)
+    np.testing.assert_allclose(problems.linear([[1.0, 2.0], [2.0, 4.0]], [0.0, 0.0]).invert([1.0, 2.0], np.zeros(2)),
+                               [0.5, 0.25], atol=1e-14)
+
+
+def test_linear_inverse_is_unit_free():
+    # diag(1, 1e-13) is ill-conditioned only in the units of x: the inverse is exact and PG converges
+    result = minimize(problems.linear(np.diag([1.0, 1e-13]), [1.0, 1.0]), [0.0, 0.0], rules.pg(), tol=1e-20)
+    assert result.success and result.nit == 1
+    np.testing.assert_allclose(result.x, [1.0, 1e13])
 
 
 def test_with_target():

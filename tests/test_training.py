@@ -20,6 +20,7 @@ from companion.training import (
     physics_from_problem,
     rotated_sine_physics,
     rotation,
+    sample_fallback_targets,
     sip_targets,
     train,
     train_physics,
@@ -246,3 +247,95 @@ def test_bad_arguments_raise_clear_errors():
         train("sip", net, theta0, "heat", data, **base)
     with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
         physics.apply(np.zeros(2))
+
+
+# --------------------------------------------------------------------------- a reader's own problem (issue 14)
+def _redundant(batchable: bool, **options) -> problems.Problem:
+    """P(x) = x[:2] + x[2] (n = 3 > m = 2), written for one sample or for a batch of rows."""
+    if batchable:
+        def simulator(x):
+            return x[..., :2] + x[..., 2:]
+
+        def inverse(y, x0):
+            return np.concatenate([y, np.zeros_like(y[..., :1])], axis=-1)
+    else:
+        def simulator(x):
+            return x[:2] + x[2]
+
+        def inverse(y, x0):
+            return np.r_[y, 0.0]
+    return problems.Problem(simulator, lambda x: np.array([[1, 0, 1], [0, 1, 1.0]]), [0.0, 0.0],
+                            inverse=inverse, **options)
+
+
+def test_physics_from_problem_knows_the_input_size_when_n_exceeds_m():
+    assert physics_from_problem(_redundant(False)).n == 3  # the issue's reproducer (it said 2)
+    assert physics_from_problem(_redundant(False), n=3).n == 3
+    no_hints = problems.Problem(lambda x: x[:2] + x[2], None, [0.0, 0.0], inverse=lambda y, x0: x0)
+    with pytest.raises(ValueError, match="pass n= to physics_from_problem"):
+        physics_from_problem(no_hints)
+    no_hints.output(np.zeros(3))  # once it has evaluated a point, the problem knows n
+    assert physics_from_problem(no_hints).n == 3
+
+
+@pytest.mark.parametrize("batchable", [True, False])
+def test_batched_and_looped_adapters_agree_and_batches_are_used_only_when_verified(batchable):
+    problem = _redundant(batchable)
+    physics = physics_from_problem(problem)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    V = np.random.default_rng(1).normal(size=(6, 2))
+    expected = X[:, :2] + X[:, 2:]
+    np.testing.assert_allclose(physics.forward(X), expected)
+    before = problem.calls["simulator"]
+    np.testing.assert_allclose(physics.forward(X), expected)
+    assert problem.calls["simulator"] - before == (1 if batchable else 6)
+    np.testing.assert_allclose(physics.vjp(X, V), V @ np.array([[1, 0, 1], [0, 1, 1.0]]))
+    np.testing.assert_allclose(physics.inverse(expected, X), np.c_[expected, np.zeros(6)])
+
+
+def test_batched_difference_vjp_matches_the_analytic_one():
+    analytic = rotated_sine_physics(4.0, 0.3)
+    problem = problems.Problem(lambda x: analytic.forward(np.atleast_2d(x)).reshape(x.shape), None, [0.0, 0.0],
+                               n=2, inverse=lambda y, x0: x0)
+    X = np.random.default_rng(2).uniform(-1, 1, (5, 2))
+    V = np.random.default_rng(3).normal(size=(5, 2))
+    physics = physics_from_problem(problem)
+    physics.forward(X)  # verifies that the simulator takes batches: the vjp then differences batches
+    np.testing.assert_allclose(physics.vjp(X, V), analytic.vjp(X, V), rtol=1e-6, atol=1e-7)
+
+
+def test_sip_fallback_keeps_training_where_a_sample_has_no_inverse():
+    physics, data, net, theta0 = _setup(xi=32.0)
+    options = dict(iterations=5, batch_size=16, rng=np.random.default_rng(0), eta_nn=1e-3, eta=3.0)
+    failed = train_sip(net, theta0, rotated_sine_physics(32.0, 0.3), data, **options)
+    assert failed.status_name == "rule_failed" and "fallback='ig'" in failed.message
+    options["rng"] = np.random.default_rng(0)
+    kept = train_sip(net, theta0, rotated_sine_physics(32.0, 0.3), data, fallback="ig", **options)
+    assert kept.status_name == "max_steps" and kept.nit == 5
+    assert 0 < kept.fallbacks <= 5 * 16
+    assert np.all(np.isfinite(kept.y_error))
+
+
+def test_sample_fallback_targets_are_inverse_gradient_steps():
+    physics = rotated_sine_physics(4.0, 0.3)
+    X = np.random.default_rng(4).uniform(-1, 1, (3, 2))
+    dY = np.random.default_rng(5).normal(size=(3, 2))
+    targets = sample_fallback_targets(physics, X, dY)
+    for x, dy, t in zip(X, dY, targets):
+        problem = rotated_sine_problem(4.0, 0.3, [0.0, 0.0])
+        np.testing.assert_allclose(t - x, np.linalg.solve(problem.jacobian_at(x), dy), rtol=1e-10)
+
+
+def test_sip_trains_on_a_simulator_with_a_numerical_inverse():
+    from companion.inverse import with_numerical_inverse
+
+    physics_true = rotated_sine_physics(2.0, 0.3)
+    problem = with_numerical_inverse(problems.Problem(lambda x: physics_true.forward(x[None])[0], None, [0.0, 0.0],
+                                                      n=2, differences="forward"))
+    data, _ = make_dataset(physics_true, np.random.default_rng(0).uniform(-1, 1, (16, 2)))
+    net = MLP((2, 8, 2))
+    result = train_sip(net, net.init(np.random.default_rng(1)), physics_from_problem(problem), data,
+                       iterations=20, batch_size=8, rng=np.random.default_rng(2), eta_nn=2e-2, fallback="ig",
+                       eval_every=20)
+    assert result.status_name == "max_steps"
+    assert result.y_error[-1] < 0.5 * result.y_error[0]
