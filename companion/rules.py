@@ -576,6 +576,8 @@ def _first_trial_step(value: float, previous: Optional[float], slope: float, gra
     """
     if previous is None:
         previous = value + gradient_norm / 2
+    if not slope < 0:  # not a descent direction (e.g. a zero gradient): no model to match
+        return 1.0
     with np.errstate(all="ignore"):
         trial = 1.01 * 2 * (value - previous) / slope
     return float(min(1.0, trial)) if np.isfinite(trial) and trial > 0 else 1.0

@@ -150,8 +150,8 @@ def test_refined_sweep_searches_between_best_and_next():
 
 def test_evaluation_counts():
     counts = cmp.evaluation_counts({"GD": 0.01, "PG": 0.3})
-    assert counts["GD"] == (21, 10)  # x0, 10 new points, 10 gradients
-    assert counts["PG"] == (21, 0)   # the analytic inverse needs no Jacobian
+    assert counts["GD"] == (11, 10)  # x0 and 10 new points (the rule reuses the cached P(x)), 10 gradients
+    assert counts["PG"] == (11, 0)   # the analytic inverse needs no Jacobian
 
 
 # --------------------------------------------------------------------------- numerical inverse

@@ -302,8 +302,11 @@ def test_truncated_pseudo_inverse_bounds_the_step_and_gives_minimum_norm_solutio
 def test_rank_one_exercise_projects_onto_the_range_and_refuses_without_rtol():
     rank_one = problems.linear([[1.0, 2.0], [2.0, 4.0]], [0.0, 0.0])
     dx = rules.ig_direction(rank_one, [0.0, 0.0], [1.0, 1.0], rtol=1e-6)
-    np.testing.assert_allclose(dx, [0.12, 0.24], atol=1e-12)
+    # the rule's step is the smallest in the unit-free norm |D dx|, D = column norms (sqrt5, 2 sqrt5)
+    np.testing.assert_allclose(dx, [0.3, 0.15], atol=1e-12)
     np.testing.assert_allclose(rank_one.jacobian_at([0.0, 0.0]) @ dx, [0.6, 1.2], atol=1e-12)
+    euclidean = linalg.pinv(rank_one.jacobian_at([0.0, 0.0]), rtol=1e-6) @ [1.0, 1.0]
+    np.testing.assert_allclose(euclidean, [0.12, 0.24], atol=1e-12)
     with pytest.raises(SingularMatrixError):
         rules.ig_direction(rank_one, [0.0, 0.0], [1.0, 1.0])
 

@@ -459,8 +459,11 @@ def test_problem_construction_refuses_bad_pieces(data):
     field = data.draw(st.sampled_from(PROBLEM_FIELDS))
     if field == "target":
         value = data.draw(junk_vectors(2), label="target")
-    elif field in ("simulator", "jacobian"):
+    elif field == "simulator":
         value = data.draw(st.one_of(NOT_NUMBERS.filter(lambda v: not callable(v)), finite, st.booleans()))
+    elif field == "jacobian":  # None is valid: the Jacobian then comes from finite differences
+        value = data.draw(st.one_of(NOT_NUMBERS.filter(lambda v: not callable(v) and v is not None), finite,
+                                    st.booleans()))
     elif field in ("second_derivatives", "hessian", "inverse"):
         value = data.draw(st.one_of(st.sampled_from(["f", 1.0, np.eye(2), [1]]), st.booleans()))
     elif field == "loss":
