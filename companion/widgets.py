@@ -504,9 +504,9 @@ class Explorer:
                                                         description="problem", **layout)
         self.controls.update({
             "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=alpha_lo, max=alpha_hi, step=LOG_STEP,
-                                            description="alpha", readout_format=".4g", **layout),
+                                            description="alpha", readout_format=".4", **layout),
             "eta": widgets.FloatLogSlider(value=eta, base=10, min=eta_lo, max=eta_hi, step=LOG_STEP,
-                                          description="eta", readout_format=".4g", **layout),
+                                          description="eta", readout_format=".4", **layout),
             "rule": widgets.Dropdown(options=list(self._rules), value=rule, description="rule", **layout),
             "x1": widgets.FloatSlider(value=float(start[0]), min=x1_lo, max=x1_hi, step=START_STEP,
                                       description="start x1", readout_format=".3g", **layout),
