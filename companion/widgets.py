@@ -436,14 +436,16 @@ def gd_stability_limit(problem: Problem, x) -> float:
     return 2.0 / lam
 
 
-def stability_note(eta: float, limit: float) -> str:
+def stability_note(eta: float, limit: float, name: str = "2/lambda_max") -> str:
     r"""One line on where ``eta`` sits relative to GD's stability limit ``limit`` (:func:`gd_stability_limit`).
 
-    >>> stability_note(0.0198, 0.02)
-    'eta = 0.0198 = 0.99 x the stability limit 2/lambda_max = 0.02: just below it, the steep direction flips sign every step and decays slowly'
+    ``name`` is how the limit is written in the line (``"2/alpha^2"`` on the toy).
+
+    >>> stability_note(0.0198, 0.02, "2/alpha^2")
+    'eta = 0.0198 = 0.99 x the stability limit 2/alpha^2 = 0.02: just below it, the steep direction flips sign every step and decays slowly'
     """
     ratio = eta / limit
-    head = f"eta = {eta:.4g} = {ratio:.3g} x the stability limit 2/lambda_max = {limit:.4g}: "
+    head = f"eta = {eta:.4g} = {ratio:.3g} x the stability limit {name} = {limit:.4g}: "
     if ratio > 1.0 + 1e-12:
         return head + "above it, the steep direction grows every step"
     if ratio >= 1.0 - 1e-12:
@@ -509,9 +511,9 @@ class Explorer:
                                           description="eta", readout_format=".4", **layout),
             "rule": widgets.Dropdown(options=list(self._rules), value=rule, description="rule", **layout),
             "x1": widgets.FloatSlider(value=float(start[0]), min=x1_lo, max=x1_hi, step=START_STEP,
-                                      description="start x1", readout_format=".3g", **layout),
+                                      description="start x1", readout_format=".3", **layout),
             "x2": widgets.FloatSlider(value=float(start[1]), min=x2_lo, max=x2_hi, step=START_STEP,
-                                      description="start x2", readout_format=".3g", **layout),
+                                      description="start x2", readout_format=".3", **layout),
         })
         self.summary = widgets.HTML()
         self.output = widgets.Output()
@@ -547,7 +549,10 @@ class Explorer:
                             rules_available=self._rules, tol_rel=self._tol_rel)
         lines = [self.last.summary]
         if self.last.rule == "GD":
-            lines.append(stability_note(self.last.eta, gd_stability_limit(self.last.problem, self.last.start)))
+            limit = gd_stability_limit(self.last.problem, self.last.start)
+            # on the toy family lambda_max = alpha^2, the form in which the chapters state the limit
+            name = "2/alpha^2" if np.isclose(limit, 2.0 / self.last.alpha**2, rtol=1e-9) else "2/lambda_max"
+            lines.append(stability_note(self.last.eta, limit, name))
         self.summary.value = "<br>".join(f"<code>{html.escape(line)}</code>" for line in lines)
         if self._draw:
             import matplotlib.pyplot as plt

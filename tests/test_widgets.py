@@ -235,7 +235,7 @@ def test_slider_grids_are_aligned_to_the_starting_value_and_stay_in_range():
 
 def test_readout_says_where_eta_sits_against_the_stability_limit_of_gd():
     box = widgets.explorer(draw=False, alpha=10.0, eta=0.0198, rule="GD")
-    assert "eta = 0.0198 = 0.99 x the stability limit 2/lambda_max = 0.02: just below it" in box.summary.value
+    assert "eta = 0.0198 = 0.99 x the stability limit 2/alpha^2 = 0.02: just below it" in box.summary.value
     assert widgets.gd_stability_limit(problems.alpha_scaled(10.0), [1.5, 1.5]) == pytest.approx(0.02)
     # the limit is 2/lambda_max of J^T J: it does not depend on the orientation of the valley
     assert widgets.gd_stability_limit(problems.linear([[0.6, -0.8], [8.0, 6.0]], [0.0, 0.0]), [0, 0]) \
@@ -244,6 +244,8 @@ def test_readout_says_where_eta_sits_against_the_stability_limit_of_gd():
     assert "above it" in box.summary.value and box.last.iterations is None
     box.controls["eta"].value = 0.002
     assert "= 0.1 x" in box.summary.value and "below it" in box.summary.value
+    box.controls["alpha"].value = 0.5  # lambda_max = max(1, alpha^2) = 1 is no longer alpha^2
+    assert "the stability limit 2/lambda_max = 2:" in box.summary.value
     box.controls["rule"].value = "PG"
     assert "stability limit" not in box.summary.value  # only GD has this limit
 

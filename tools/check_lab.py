@@ -278,7 +278,9 @@ def analyse(name: str, cells: list[dict]) -> ChapterReport:
             raw["{glue"] += sum(1 for key in GLUE_ROLE.findall(cell["source"]) if key in text)
         roles = len(EVAL_ROLE.findall(cell["source"]))
         report.evals += roles
-        shown = [e for e in cell["expressions"] if e["status"] == "ok" and e["text"].strip()]
+        # a value counts as shown when its text is in the rendered paragraph
+        shown = [e for e in cell["expressions"]
+                 if e["status"] == "ok" and e["text"].strip() and e["text"].strip().strip("'\"") in text]
         report.evals_shown += min(roles, len(shown)) if cell["rendered"] else 0
         report.eval_errors += [f"{e['expression']} ({e['status']})" for e in cell["expressions"]
                                if e["status"] not in ("ok",)]
