@@ -13,6 +13,9 @@
 
 .PHONY: check-lab
 
+# e.g. make check-lab CHECK_LAB_FLAGS="--chapter crux --verbose"
+CHECK_LAB_FLAGS ?=
+
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 LAB_SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -28,6 +31,6 @@ check-lab: $(HTML_STAMP) $(LAB_OVERRIDES)
 	  $(LAB_SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(LAB_SUDO) apt-get install -y -q \
 	    chromium chromium-driver; }
 	@t0=$$(date +%s); \
-	$(BIN)/python tools/check_lab.py --screenshots _build/screenshots; \
+	$(BIN)/python tools/check_lab.py --screenshots _build/screenshots $(CHECK_LAB_FLAGS); \
 	t1=$$(date +%s); \
 	echo "== make check-lab took $$((t1 - t0)) s"

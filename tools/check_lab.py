@@ -1,7 +1,7 @@
 """Open every notebook chapter in JupyterLab, Run All, and check what a reader sees.
 
 Usage: python tools/check_lab.py [--screenshots _build/screenshots] [--chapter crux ...]
-                                 [--timeout 240]
+                                 [--timeout 240] [--verbose]
 
 Local readers and Binder open the chapters in JupyterLab, where jupyterlab-myst renders
 the Markdown (see MECHANISM.md). This check starts JupyterLab from the environment it runs
@@ -167,6 +167,14 @@ for (const label of document.querySelectorAll(".jp-Notebook .widget-slider .widg
 return explorers;
 """
 
+# Runs in the page: scrolls to the first paragraph with a number from the computation, else to the top.
+SCROLL_TO_NUMBERS = r"""
+const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+const cell = cells.find(c => c.model.type === "markdown" && /\{(eval|glue)/.test(c.model.sharedModel.getSource()))
+             || cells[0];
+if (cell) cell.node.scrollIntoView({block: "start"});
+"""
+
 FIGURE_OF = r"""
 const image = arguments[0].querySelector(".jp-OutputArea-output img");
 return image ? image.src : "";
@@ -322,7 +330,10 @@ class JupyterLab:
         command = [str(Path(sys.executable).with_name("jupyter-lab")), "--no-browser",
                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-                   "--LabApp.expose_app_in_browser=True"]
+                   "--LabApp.expose_app_in_browser=True",
+                   # JupyterLab writes a checkpoint of every notebook it opens; an absolute directory
+                   # keeps them in the temporary directory instead of book/.ipynb_checkpoints
+                   f"--FileCheckpoints.checkpoint_dir={self.workdir / 'checkpoints'}"]
         if os.geteuid() == 0:  # CI containers run as root
             command.append("--allow-root")
         self.log = open(self.workdir / "jupyterlab.log", "w")
@@ -399,7 +410,7 @@ def wait_for(condition, timeout: float, interval: float = 0.25) -> bool:
 
 
 def move_explorers(driver, report: ChapterReport, screenshot: Path) -> None:
-    """Screenshot the first explorer, then drag each eta slider and check that its figure is redrawn."""
+    """Screenshot the first explorer (or the first paragraph with numbers), then drag each eta slider and check that its figure is redrawn."""
     from selenium.webdriver.common.action_chains import ActionChains
 
     wait_for(lambda: all(e["figure"] for e in driver.execute_script(FIND_EXPLORERS)), 30)
@@ -408,7 +419,9 @@ def move_explorers(driver, report: ChapterReport, screenshot: Path) -> None:
     report.readouts = [e["readout"] for e in explorers]
     if explorers:
         driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", explorers[0]["box"])
-        time.sleep(0.5)
+    else:
+        driver.execute_script(SCROLL_TO_NUMBERS)
+    time.sleep(0.5)
     driver.save_screenshot(str(screenshot))
     for explorer in explorers:
         before = hashlib.sha1(explorer["figure"].encode()).hexdigest()
@@ -419,7 +432,8 @@ def move_explorers(driver, report: ChapterReport, screenshot: Path) -> None:
         report.explorers_changed += int(changed)
 
 
-def check_chapter(driver, lab: JupyterLab, path: str, screenshots: Path, timeout: float) -> ChapterReport:
+def check_chapter(driver, lab: JupyterLab, path: str, screenshots: Path, timeout: float,
+                  verbose: bool = False) -> ChapterReport:
     name = Path(path).stem
     t0 = time.perf_counter()
     try:
@@ -428,8 +442,9 @@ def check_chapter(driver, lab: JupyterLab, path: str, screenshots: Path, timeout
         time.sleep(1.0)  # let the last Markdown cells re-render with their values
         report = analyse(name, driver.execute_script(READ_CELLS))
         move_explorers(driver, report, screenshots / f"lab-{name}.png")
-        if os.environ.get("CHECK_LAB_DEBUG"):
-            print(f"   run all {t1 - t0:.1f} s, read and explorers {time.perf_counter() - t1:.1f} s")
+        if verbose:
+            print(f"check-lab: {name}: Run All took {t1 - t0:.1f} s, reading and explorers {time.perf_counter() - t1:.1f} s",
+                  flush=True)
     except Exception as error:  # noqa: BLE001 - one broken chapter must not hide the others
         report = ChapterReport(name, failure=f"{type(error).__name__}: {str(error).splitlines()[0][:300]}")
         try:
@@ -465,6 +480,7 @@ def main(argv=None) -> int:
     parser.add_argument("--chapter", action="append", default=[],
                         help="check only this chapter (name without .ipynb); may be repeated")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds for Run All of one chapter")
+    parser.add_argument("--verbose", action="store_true", help="print the time of Run All per chapter")
     args = parser.parse_args(argv)
     chapters = notebook_chapters()
     if args.chapter:
@@ -482,7 +498,7 @@ def main(argv=None) -> int:
             driver = start_browser(str(Path(workdir) / "chromium"))
             try:
                 for path in chapters:
-                    report = check_chapter(driver, lab, path, args.screenshots, args.timeout)
+                    report = check_chapter(driver, lab, path, args.screenshots, args.timeout, args.verbose)
                     reports.append(report)
                     print(f"check-lab: {report.name}: {report.raw_total} raw, "
                           f"{report.evals_shown}/{report.evals} eval shown, {len(report.errors)} errors, "
