@@ -291,7 +291,7 @@ def analyse(name: str, cells: list[dict]) -> ChapterReport:
                  if e["status"] == "ok" and e["text"].strip() and e["text"].strip().strip("'\"") in text]
         report.evals_shown += min(roles, len(shown)) if cell["rendered"] else 0
         report.eval_errors += [f"{e['expression']} ({e['status']})" for e in cell["expressions"]
-                               if e["status"] not in ("ok",)]
+                               if e["status"] != "ok"]
         for label in cell["unresolved"]:
             if label in local:
                 report.unresolved_local.append(label)
