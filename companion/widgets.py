@@ -23,6 +23,7 @@ inverse differs from its linearisation.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -36,7 +37,12 @@ from .plots import MARKERS, color_of, loss_landscape
 from .problems import Problem
 
 __all__ = ["DEFAULT_RULES", "Exploration", "explore", "iteration_grid", "iteration_counts", "scaled_square",
-           "output_path", "PANELS", "landscape", "draw_paths", "render", "render_many", "Explorer", "explorer"]
+           "output_path", "PANELS", "loss_floor", "landscape", "draw_paths", "render", "render_many",
+           "aligned_range", "author_value", "gd_stability_limit", "stability_note", "Explorer", "explorer"]
+
+#: Grid spacing of the explorer's log sliders (alpha, eta), in decades, and of its start sliders.
+LOG_STEP = 0.05
+START_STEP = 0.05
 
 #: The rule factories the explorer offers, by name (each maps ``eta`` to a :class:`~companion.rules.Rule`).
 DEFAULT_RULES: dict[str, Callable[[float], rules.Rule]] = {
@@ -260,6 +266,25 @@ def _window(points: np.ndarray, pad: float = 0.15):
 PANELS = ("x", "y", "loss")
 
 
+def loss_floor(losses: Sequence[np.ndarray], tols: Sequence[float] = ()) -> float:
+    r"""Where a log-scale loss plot draws an exact zero: two decades below the smallest positive value.
+
+    The smallest positive value is taken over the losses of all runs and the
+    tolerances ``tols``.  A run that lands exactly on the minimum (PG with
+    :math:`\eta = 1` on a linear problem) would otherwise stretch the axis down
+    to the smallest float; a floor below everything shown keeps the other
+    curves readable.
+
+    >>> loss_floor([np.array([2.0, 0.0])], [2e-8])
+    2e-10
+    >>> loss_floor([np.array([0.0])])
+    1e-300
+    """
+    values = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in losses] + [np.asarray(tols, float)])
+    positive = values[np.isfinite(values) & (values > 0.0)]
+    return float(positive.min()) * 1e-2 if positive.size else 1e-300
+
+
 def render_many(explorations: Sequence[Exploration], *, labels: Optional[Sequence[str]] = None,
                 panels: Sequence[str] = ("x", "loss"), xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),
                 minima=((0.0, 0.0),), figsize=None, title: Optional[str] = None):
@@ -314,9 +339,14 @@ def render_many(explorations: Sequence[Exploration], *, labels: Optional[Sequenc
             ax.set_title("the same iterates in $y$")
             ax.legend(fontsize=9)
         else:
+            floor = loss_floor([run.result.losses for run in runs], [run.tol for run in runs])
             for i, run in enumerate(runs):
-                losses = np.maximum(run.result.losses, 1e-300)
-                ax.semilogy(np.arange(losses.size), losses, color=colors[i], label=names[i])
+                losses = np.maximum(run.result.losses, floor)
+                steps = np.arange(losses.size)
+                ax.semilogy(steps, losses, color=colors[i], label=names[i])
+                exact_zero = run.result.losses <= 0.0
+                if exact_zero.any():  # drawn on the floor, marked so that it does not read as a value
+                    ax.plot(steps[exact_zero], losses[exact_zero], marker="v", color=colors[i], linestyle="none")
             for tol in sorted({run.tol for run in runs}):
                 ax.axhline(tol, color="k", linestyle=":", linewidth=1)
             ax.plot([], [], color="k", linestyle=":", linewidth=1, label="tolerance")
@@ -336,6 +366,93 @@ def render(exploration: Exploration, *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), figs
     if tuple(panels) != ("x", "loss") and figsize == (9.0, 3.8):
         figsize = None
     return render_many([exploration], panels=panels, xlim=xlim, ylim=ylim, minima=minima, figsize=figsize)
+
+
+def aligned_range(value, low, high, step, *, log: bool = False) -> tuple[float, float]:
+    r"""Bounds ``(lo, hi)`` of a slider grid that has ``value`` on it and stays inside ``[low, high]``.
+
+    A slider only takes the values ``lo + k * step``; a browser snaps the
+    starting value to the nearest of them (and reports the snapped value back),
+    so a grid that does not contain the author's value changes the starting
+    picture.  Here ``lo = value - k_low * step`` and ``hi = value + k_high * step``
+    with the largest whole ``k_low``, ``k_high`` that keep inside the range (up to rounding).
+    With ``log=True`` the grid is in :math:`\log_{10}` (a ``FloatLogSlider``,
+    whose ``min`` and ``max`` are exponents) and the bounds returned are exponents.
+
+    >>> lo, hi = aligned_range(0.0198, 1e-7, 2.0, 0.05, log=True)
+    >>> round(lo, 4), round(hi, 4), float(round((np.log10(0.0198) - lo) / 0.05, 9))
+    (-6.9533, 0.2967, 105.0)
+    >>> [round(bound, 12) for bound in aligned_range(0.3, -3.0, 3.0, 0.05)]
+    [-3.0, 3.0]
+    >>> aligned_range(5.0, 1e-7, 2.0, 0.05, log=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: the starting value 5 lies outside the slider's range (1e-07, 2); widen the range or change the value
+    """
+    step = check_positive(step, "step")
+    if not low <= value <= high:
+        raise ValueError(f"the starting value {value:.6g} lies outside the slider's range ({low:.6g}, {high:.6g}); "
+                         f"widen the range or change the value")
+    to_grid = np.log10 if log else (lambda v: v)
+    anchor, bottom, top = (float(to_grid(v)) for v in (value, low, high))
+    # the small allowance keeps a bound that lies on the grid up to rounding
+    below = np.floor((anchor - bottom) / step + 1e-9)
+    above = np.floor((top - anchor) / step + 1e-9)
+    return float(anchor - below * step), float(anchor + above * step)
+
+
+def author_value(value: float, start: float, step: float, *, log: bool = False) -> float:
+    r"""``start`` when ``value`` is the grid point at ``start`` up to rounding, else ``value``.
+
+    The browser computes the grid point as a float (for a log slider as
+    :math:`10^{\mathrm{lo} + k\,\mathrm{step}}`), which may differ from the
+    author's value in the last digits; the explorer then keeps computing with
+    the exact value the cell passed.  Any other value (a different grid point, or
+    one set from Python) is returned unchanged.
+
+    >>> author_value(0.019799999999999998, 0.0198, 0.05, log=True)
+    0.0198
+    >>> author_value(0.0222, 0.0198, 0.05, log=True)
+    0.0222
+    """
+    distance = abs(np.log10(value / start)) if log else abs(value - start)
+    return start if distance <= 1e-6 * step else value
+
+
+def gd_stability_limit(problem: Problem, x) -> float:
+    r"""GD's largest stable step near ``x``: :math:`2/\lambda_{\max}` of the Gauss-Newton matrix :math:`J^\top L_{yy} J`.
+
+    GD multiplies the component along the eigenvector of :math:`\lambda` by
+    :math:`1 - \eta\lambda` (exactly for a linear problem with squared error),
+    which shrinks only for :math:`\eta < 2/\lambda`.  On the toy
+    :math:`P(x) = (x_1, \alpha x_2)`, :math:`\lambda_{\max} = \max(1, \alpha^2)`.
+
+    >>> gd_stability_limit(problems.alpha_scaled(10.0), [1.5, 1.5])
+    0.02
+    """
+    lam = float(np.linalg.eigvalsh(problem.gauss_newton_matrix_at(as_vector(x, "x"))).max())
+    if lam <= 0.0:
+        return np.inf
+    return 2.0 / lam
+
+
+def stability_note(eta: float, limit: float, name: str = "2/lambda_max") -> str:
+    r"""One line on where ``eta`` sits relative to GD's stability limit ``limit`` (:func:`gd_stability_limit`).
+
+    ``name`` is how the limit is written in the line (``"2/alpha^2"`` on the toy).
+
+    >>> stability_note(0.0198, 0.02, "2/alpha^2")
+    'eta = 0.0198 = 0.99 x the stability limit 2/alpha^2 = 0.02: just below it, the steep direction flips sign every step and decays slowly'
+    """
+    ratio = eta / limit
+    head = f"eta = {eta:.4g} = {ratio:.3g} x the stability limit {name} = {limit:.4g}: "
+    if ratio > 1.0 + 1e-12:
+        return head + "above it, the steep direction grows every step"
+    if ratio >= 1.0 - 1e-12:
+        return head + "at it, the steep direction flips sign every step and does not decay"
+    if ratio >= 0.9:
+        return head + "just below it, the steep direction flips sign every step and decays slowly"
+    return head + "below it"
 
 
 class Explorer:
@@ -374,21 +491,29 @@ class Explorer:
             problem = next(iter(self._problems)) if problem is None else problem
             if problem not in self._problems:
                 raise ValueError(f"problem must be one of {sorted(self._problems)}, got {problem!r}")
+        # every slider's grid contains the value the cell passed (see aligned_range, author_value)
+        self._starts = {"alpha": float(alpha), "eta": float(eta), "x1": float(start[0]), "x2": float(start[1])}
+        self._grid = {"alpha": (LOG_STEP, True), "eta": (LOG_STEP, True), "x1": (START_STEP, False),
+                      "x2": (START_STEP, False)}
+        alpha_lo, alpha_hi = aligned_range(alpha, low_a, high_a, LOG_STEP, log=True)
+        eta_lo, eta_hi = aligned_range(eta, low_e, high_e, LOG_STEP, log=True)
+        x1_lo, x1_hi = aligned_range(float(start[0]), self._xlim[0], self._xlim[1], START_STEP)
+        x2_lo, x2_hi = aligned_range(float(start[1]), self._ylim[0], self._ylim[1], START_STEP)
         layout = {"style": {"description_width": "70px"}, "layout": widgets.Layout(width="420px")}
         self.controls = {}
         if self._problems is not None:
             self.controls["problem"] = widgets.Dropdown(options=list(self._problems), value=problem,
                                                         description="problem", **layout)
         self.controls.update({
-            "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=np.log10(low_a), max=np.log10(high_a),
-                                            step=0.05, description="alpha", readout_format=".3g", **layout),
-            "eta": widgets.FloatLogSlider(value=eta, base=10, min=np.log10(low_e), max=np.log10(high_e),
-                                          step=0.05, description="eta", readout_format=".3g", **layout),
+            "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=alpha_lo, max=alpha_hi, step=LOG_STEP,
+                                            description="alpha", readout_format=".4", **layout),
+            "eta": widgets.FloatLogSlider(value=eta, base=10, min=eta_lo, max=eta_hi, step=LOG_STEP,
+                                          description="eta", readout_format=".4", **layout),
             "rule": widgets.Dropdown(options=list(self._rules), value=rule, description="rule", **layout),
-            "x1": widgets.FloatSlider(value=float(start[0]), min=self._xlim[0], max=self._xlim[1], step=0.05,
-                                      description="start x1", **layout),
-            "x2": widgets.FloatSlider(value=float(start[1]), min=self._ylim[0], max=self._ylim[1], step=0.05,
-                                      description="start x2", **layout),
+            "x1": widgets.FloatSlider(value=float(start[0]), min=x1_lo, max=x1_hi, step=START_STEP,
+                                      description="start x1", readout_format=".3", **layout),
+            "x2": widgets.FloatSlider(value=float(start[1]), min=x2_lo, max=x2_hi, step=START_STEP,
+                                      description="start x2", readout_format=".3", **layout),
         })
         self.summary = widgets.HTML()
         self.output = widgets.Output()
@@ -400,9 +525,10 @@ class Explorer:
 
     def parameters(self) -> dict:
         """The arguments of :func:`explore` that the controls currently hold (the problem aside)."""
-        c = self.controls
-        return {"alpha": c["alpha"].value, "eta": c["eta"].value, "rule_name": c["rule"].value,
-                "start": (c["x1"].value, c["x2"].value)}
+        value = {name: author_value(self.controls[name].value, self._starts[name], step, log=log)
+                 for name, (step, log) in self._grid.items()}
+        return {"alpha": value["alpha"], "eta": value["eta"], "rule_name": self.controls["rule"].value,
+                "start": (value["x1"], value["x2"])}
 
     def problem_factory(self) -> Callable[[float], Problem]:
         """The function ``alpha -> Problem`` that the controls currently select."""
@@ -421,7 +547,13 @@ class Explorer:
         """Re-run :func:`explore` with the current controls and redraw."""
         self.last = explore(**self.parameters(), steps=self._steps, make_problem=self.problem_factory(),
                             rules_available=self._rules, tol_rel=self._tol_rel)
-        self.summary.value = f"<code>{self.last.summary}</code>"
+        lines = [self.last.summary]
+        if self.last.rule == "GD":
+            limit = gd_stability_limit(self.last.problem, self.last.start)
+            # on the toy family lambda_max = alpha^2, the form in which the chapters state the limit
+            name = "2/alpha^2" if np.isclose(limit, 2.0 / self.last.alpha**2, rtol=1e-9) else "2/lambda_max"
+            lines.append(stability_note(self.last.eta, limit, name))
+        self.summary.value = "<br>".join(f"<code>{html.escape(line)}</code>" for line in lines)
         if self._draw:
             import matplotlib.pyplot as plt
             from IPython.display import clear_output, display

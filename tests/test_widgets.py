@@ -1,5 +1,6 @@
 """Tests of companion.widgets (the pure part and the widget shell) and of the reader set-up of the notebooks."""
 
+import ast
 import json
 import math
 from pathlib import Path
@@ -156,6 +157,110 @@ def test_default_explorer_is_unchanged():
     box = widgets.explorer(draw=False)
     assert set(box.controls) == {"alpha", "eta", "rule", "x1", "x2"}
     assert box.problem_factory() is problems.alpha_scaled and box.minima() == ((0.0, 0.0),)
+
+
+# --------------------------------------------------------------------------- explorers start where the author put them
+STARTING_VALUES = ("alpha", "eta", "start", "alpha_range", "eta_range", "xlim", "ylim", "steps")
+
+
+def explorer_calls():
+    """(notebook, literal keyword arguments) of every ``widgets.explorer(...)`` call in the chapters."""
+    found = []
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] != "code" or "widgets.explorer(" not in source:
+                continue
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Call) and ast.unparse(node.func) == "widgets.explorer":
+                    literal = {}
+                    for keyword in node.keywords:
+                        if keyword.arg in STARTING_VALUES:
+                            try:
+                                literal[keyword.arg] = ast.literal_eval(keyword.value)
+                            except ValueError:  # a name such as crux.START: the default problem's test covers it
+                                pass
+                    found.append(pytest.param(literal, id=path.stem))
+    return found
+
+
+def browser_snap(slider, log):
+    """The value a browser's slider reports for the slider's value: the nearest point of its grid."""
+    position = math.log10(slider.value) if log else slider.value
+    k = round((position - slider.min) / slider.step)
+    snapped = slider.min + k * slider.step
+    return 10.0**snapped if log else snapped
+
+
+def test_the_chapters_have_explorers():
+    assert len(explorer_calls()) >= 4
+
+
+@pytest.mark.parametrize("arguments", explorer_calls())
+def test_each_explorer_computes_first_with_the_values_its_cell_passes(arguments):
+    box = widgets.explorer(draw=False, **arguments)
+    first = box.last
+    expected = {"alpha": 10.0, "eta": 0.0198, "start": (1.5, 1.5)} | arguments
+    assert first.alpha == expected["alpha"] and first.eta == expected["eta"]  # exact, not approximately
+    assert tuple(first.start) == tuple(expected["start"])
+    # In the browser every slider snaps its value to its grid and sends it back: the grid holds the
+    # author's value (up to rounding), and the explorer keeps computing with the exact value.
+    for name, log, value in [("alpha", True, first.alpha), ("eta", True, first.eta),
+                             ("x1", False, first.start[0]), ("x2", False, first.start[1])]:
+        shown = browser_snap(box.controls[name], log)
+        assert shown == pytest.approx(value, rel=1e-12, abs=1e-12), name
+        box.controls[name].value = shown
+    again = box.last
+    assert again.eta == first.eta and again.alpha == first.alpha and tuple(again.start) == tuple(first.start)
+    assert again.result.fun == first.result.fun
+    # a different grid point is a real change
+    box.controls["eta"].value = 10.0 ** (math.log10(first.eta) - widgets.LOG_STEP)
+    assert box.last.eta < first.eta
+
+
+def test_slider_grids_are_aligned_to_the_starting_value_and_stay_in_range():
+    lo, hi = widgets.aligned_range(0.019, 1e-5, 2.0, 0.05, log=True)
+    assert math.log10(1e-5) - 1e-9 <= lo and hi <= math.log10(2.0) + 1e-9
+    assert (math.log10(0.019) - lo) / 0.05 == pytest.approx(round((math.log10(0.019) - lo) / 0.05), abs=1e-9)
+    assert hi > math.log10(2.0) - 0.05  # no more than one step short of the range
+    with pytest.raises(ValueError, match="outside the slider's range"):
+        widgets.explorer(draw=False, eta=3.0, eta_range=(1e-7, 2.0))
+    with pytest.raises(ValueError, match="outside the slider's range"):
+        widgets.explorer(draw=False, start=(2.5, 0.0), xlim=(-2.0, 2.0))
+    # values set from Python are taken as they are
+    box = widgets.explorer(draw=False, alpha=10.0, eta=0.0198, rule="GD")
+    box.controls["eta"].value = 1.0
+    assert box.last.eta == 1.0
+
+
+def test_readout_says_where_eta_sits_against_the_stability_limit_of_gd():
+    box = widgets.explorer(draw=False, alpha=10.0, eta=0.0198, rule="GD")
+    assert "eta = 0.0198 = 0.99 x the stability limit 2/alpha^2 = 0.02: just below it" in box.summary.value
+    assert widgets.gd_stability_limit(problems.alpha_scaled(10.0), [1.5, 1.5]) == pytest.approx(0.02)
+    # the limit is 2/lambda_max of J^T J: it does not depend on the orientation of the valley
+    assert widgets.gd_stability_limit(problems.linear([[0.6, -0.8], [8.0, 6.0]], [0.0, 0.0]), [0, 0]) \
+        == pytest.approx(0.02)
+    box.controls["eta"].value = 0.021
+    assert "above it" in box.summary.value and box.last.iterations is None
+    box.controls["eta"].value = 0.002
+    assert "= 0.1 x" in box.summary.value and "below it" in box.summary.value
+    box.controls["alpha"].value = 0.5  # lambda_max = max(1, alpha^2) = 1 is no longer alpha^2
+    assert "the stability limit 2/lambda_max = 2:" in box.summary.value
+    box.controls["rule"].value = "PG"
+    assert "stability limit" not in box.summary.value  # only GD has this limit
+
+
+def test_loss_panel_draws_an_exact_zero_on_a_floor_below_the_other_values():
+    import matplotlib.pyplot as plt
+
+    exact = widgets.explore(1.0, 1.0, "PG", steps=5)
+    assert exact.result.losses[-1] == 0.0
+    fig = widgets.render(exact)
+    bottom = fig.axes[1].get_ylim()[0]
+    assert exact.tol * 1e-4 < bottom < exact.tol
+    plt.close(fig)
+    assert widgets.loss_floor([np.array([1.0, 1e-3, 0.0])], [1e-8]) == pytest.approx(1e-10)
+    assert widgets.loss_floor([np.array([0.0, np.nan])]) == 1e-300
 
 
 # --------------------------------------------------------------------------- the notebooks as readers meet them
