@@ -39,6 +39,11 @@ NBVAL_SANITIZE := $(wildcard tests/nbval_sanitize.cfg)
 NBVAL_FLAGS    := --nbval --nbval-current-env -p no:cacheprovider \
                   $(if $(NBVAL_SANITIZE),--nbval-sanitize-with $(NBVAL_SANITIZE))
 
+# The notebooks run in parallel, one kernel per core, a whole notebook per worker (its
+# cells depend on each other): pytest-xdist with --dist loadfile. NBVAL_PARALLEL= runs them
+# one after the other.
+NBVAL_PARALLEL ?= -n $(shell nproc 2>/dev/null || echo 2) --dist loadfile
+
 .PHONY: help venv test book clean distclean
 
 # Further targets (check-html, bench, check-determinism, test-oldest, ...) live in
@@ -49,8 +54,8 @@ help:
 	@echo "make test       run the tests of companion and every notebook in book/"
 	@echo "make book       build the book into _build/html (notebooks executed, warnings are errors)"
 	@echo "make clean      remove _build and caches;  make distclean  also removes .venv"
-	@echo "make pdf       build the whole book as one PDF into _build/latex/course.pdf"
-	@echo "further checks: make check-html, make check-pdf, make check-determinism, make test-oldest, make bench (see mk/)"
+	@echo "make pdf        build the whole book as one PDF into _build/latex/course.pdf"
+	@echo "further checks: make check-html, make check-lab, make check-pdf, make check-determinism, make test-oldest, make bench (see mk/)"
 
 venv: $(STAMP)
 
@@ -67,8 +72,8 @@ test: $(STAMP) $(LINT_STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests companion --doctest-modules; \
 	t1=$$(date +%s); \
 	echo "== [1/2] took $$((t1 - t0)) s"; \
-	echo "== [2/2] notebooks: pytest $(strip $(NBVAL_FLAGS)) book/"; \
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) book/; \
+	echo "== [2/2] notebooks: pytest $(strip $(NBVAL_FLAGS)) $(NBVAL_PARALLEL) book/"; \
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) $(NBVAL_PARALLEL) book/; \
 	t2=$$(date +%s); \
 	echo "== [2/2] took $$((t2 - t1)) s"; \
 	echo "== make test: all stages passed in $$((t2 - t0)) s"

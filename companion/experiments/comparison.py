@@ -115,12 +115,12 @@ def run_methods(etas: dict, *, problem: Optional[Problem] = None, x0=X0, steps: 
 def evaluation_counts(etas: dict, *, problem: Optional[Problem] = None, x0=X0, steps: int = STEPS) -> dict:
     r"""Simulator and Jacobian evaluations each method spends in ``steps`` iterations: ``{method: (simulator, jacobian)}``.
 
-    The driver evaluates :math:`P` once per iteration; gradients add one
-    :math:`P` and one :math:`J`; a line search adds evaluations at trial
-    points.  The analytic inverse of PG is not counted (it is a closed form).
+    The driver evaluates :math:`P` once per iteration; a gradient reuses that
+    value (the problem caches its last evaluation) and adds one :math:`J`; a
+    line search adds evaluations at trial points.  The analytic inverse of PG is not counted (it is a closed form).
 
     >>> evaluation_counts({"GD": 0.01})
-    {'GD': (21, 10)}
+    {'GD': (11, 10)}
     """
     problem = problem or published_problem()
     out = {}

@@ -182,7 +182,7 @@ def calls_per_step(name: str, *, steps: int = 10) -> dict:
     excluding the driver's own evaluation of :math:`P` at each new point.
 
     >>> calls_per_step("GD")
-    {'P': 1.0, 'J': 1.0, 'd2P': 0.0, 'inverse': 0.0}
+    {'P': 0.0, 'J': 1.0, 'd2P': 0.0, 'inverse': 0.0}
     """
     counts = {"P": 0, "J": 0, "d2P": 0, "inverse": 0}
     problem = _counting(summary_problem(), counts)
