@@ -137,18 +137,24 @@ def _calls_since(before: Optional[dict], problem) -> Optional[dict]:
 
 
 def is_stalled_step(dx: np.ndarray, x: np.ndarray, xtol: float) -> bool:
-    r"""True when :math:`|\Delta x_i| \le x_{\rm tol}\,(|x_i| + x_{\rm tol})` for every component.
+    r"""True when :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|` for every component :math:`i`.
 
-    The test is per component, so a badly scaled :math:`x` (components
+    The test is per component and purely relative, so it does not depend on
+    the units of :math:`x`: a badly scaled :math:`x` (components
     :math:`10^{10}` and :math:`10^{-3}`) is not declared stalled while its
-    small component still moves.  A step of exactly zero is always stalled.
+    small component still moves, and a run converging geometrically to
+    :math:`x_i = 0` (where :math:`|\Delta x_i|` shrinks with :math:`|x_i|`) is
+    never stopped.  An absolute floor such as
+    :math:`x_{\rm tol}(|x_i| + x_{\rm tol})` would stop such a run once
+    :math:`|x_i| \lesssim 10^{-31}`, a threshold set by the units.  A step of
+    exactly zero is always stalled.
 
     >>> is_stalled_step(np.array([0.0, 1e-20]), np.array([1.0, 1e-3]), XTOL)
     True
     >>> is_stalled_step(np.array([0.0, 1e-7]), np.array([1e10, 1e-3]), XTOL)
     False
     """
-    return bool(np.all(np.abs(dx) <= xtol * (np.abs(x) + xtol)))
+    return bool(np.all(np.abs(dx) <= xtol * np.abs(x)))
 
 
 def _describe(state) -> str:
@@ -191,7 +197,7 @@ def minimize(
         threshold applies.  ``0`` (the default) turns it off.
     xtol
         Stop (status 7, ``stalled``) before taking a step with
-        :math:`|\Delta x_i| \le x_{\rm tol}\,(|x_i| + x_{\rm tol})` for every
+        :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|` for every
         component :math:`i` (see :func:`is_stalled_step`).  The default, the
         machine epsilon :math:`2.2\times 10^{-16}`, stops only steps that
         cannot change :math:`x` in floating point (a zero step of Newton where
