@@ -258,9 +258,13 @@ def _apply(source: str, mutant: Mutant) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", default=list(TESTS), choices=list(TESTS))
+    parser.add_argument("modules", nargs="*", help=f"some of {', '.join(TESTS)} (default: all)")
     parser.add_argument("--list", action="store_true", help="print the mutants and exit")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.modules) - set(TESTS))
+    if unknown:
+        parser.error(f"unknown module(s) {unknown}; choose from {list(TESTS)}")
+    args.modules = args.modules or list(TESTS)
     chosen = [m for m in MUTANTS if m.module in args.modules]
     for mutant in chosen:  # every mutant applies before anything runs
         _apply((ROOT / "companion" / f"{mutant.module}.py").read_text(), mutant)
