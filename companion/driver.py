@@ -34,8 +34,9 @@ from .errors import NonFiniteError
 from .problems import Problem
 from .rules import Rule
 
-__all__ = ["minimize", "MinimizeResult", "STATUS"]
+__all__ = ["minimize", "MinimizeResult", "STATUS", "XTOL", "is_stalled_step"]
 
+#: The status codes of :func:`minimize` and their names (the table above).
 STATUS = {
     0: "converged",
     1: "max_steps",
