@@ -14,7 +14,7 @@ code  name             meaning
 4     rule_failed      the rule raised (singular matrix, no inverse, ...)
 5     callback         the callback returned ``True``
 6     time_budget      ``max_time`` seconds of wall-clock were used up
-7     stalled          the step fell below ``xtol`` in every component, or the
+7     stalled          the step would not move x (or fell below ``xtol``), or the
                        loss did not decrease for ``patience`` steps
 8     callback_failed  the callback raised an exception (the history is kept)
 ====  ===============  ======================================================
@@ -34,7 +34,7 @@ from .errors import NonFiniteError
 from .problems import Problem
 from .rules import Rule
 
-__all__ = ["minimize", "MinimizeResult", "STATUS", "XTOL", "is_stalled_step"]
+__all__ = ["minimize", "MinimizeResult", "STATUS", "is_stalled_step"]
 
 #: The status codes of :func:`minimize` and their names (the table above).
 STATUS = {
@@ -48,11 +48,6 @@ STATUS = {
     7: "stalled",
     8: "callback_failed",
 }
-
-#: Default ``xtol``: a step that moves no component of :math:`x` by more than
-#: about one unit in the last place cannot make progress in floating point.
-XTOL = float(np.finfo(float).eps)
-
 
 @dataclass(frozen=True)
 class MinimizeResult:
@@ -137,25 +132,31 @@ def _calls_since(before: Optional[dict], problem) -> Optional[dict]:
     return {key: int(after[key]) - int(before.get(key, 0)) for key in after}
 
 
-def is_stalled_step(dx: np.ndarray, x: np.ndarray, xtol: float) -> bool:
-    r"""True when :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|` for every component :math:`i`.
+def is_stalled_step(dx: np.ndarray, x: np.ndarray, xtol: float = 0.0) -> bool:
+    r"""True when no component of the step moves :math:`x`: for every :math:`i`, either
+    :math:`x_i + \Delta x_i = x_i` in floating point or :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|`.
 
-    The test is per component and purely relative, so it does not depend on
-    the units of :math:`x`: a badly scaled :math:`x` (components
-    :math:`10^{10}` and :math:`10^{-3}`) is not declared stalled while its
-    small component still moves, and a run converging geometrically to
-    :math:`x_i = 0` (where :math:`|\Delta x_i|` shrinks with :math:`|x_i|`) is
-    never stopped.  An absolute floor such as
-    :math:`x_{\rm tol}(|x_i| + x_{\rm tol})` would stop such a run once
-    :math:`|x_i| \lesssim 10^{-31}`, a threshold set by the units.  A step of
-    exactly zero is always stalled.
+    The first condition is exact: such a step changes nothing, and every rule
+    of :mod:`companion.rules` then computes the same step again from the same
+    :math:`x`, so the run is stuck for good (a zero step of Newton where
+    :math:`J = 0`, a step size below rounding).  It never stops a run that
+    still moves :math:`x`, however slowly.  The relative threshold
+    ``xtol`` (default 0, off) is per component and has no absolute floor, so
+    it does not depend on the units of :math:`x`: a badly scaled :math:`x`
+    (components :math:`10^{10}` and :math:`10^{-3}`) is not declared stalled
+    while its small component moves, and a run converging geometrically to
+    :math:`x_i = 0` is never stopped by it.
 
-    >>> is_stalled_step(np.array([0.0, 1e-20]), np.array([1.0, 1e-3]), XTOL)
+    >>> is_stalled_step(np.array([0.0, 1e-20]), np.array([1.0, 1e-3]))
     True
-    >>> is_stalled_step(np.array([0.0, 1e-7]), np.array([1e10, 1e-3]), XTOL)
+    >>> is_stalled_step(np.array([0.0, 1e-7]), np.array([1e10, 1e-3]), 1e-6)
     False
+    >>> is_stalled_step(np.array([1e-7, 1e-10]), np.array([1e10, 1e-3]), 1e-6)
+    True
     """
-    return bool(np.all(np.abs(dx) <= xtol * np.abs(x)))
+    with np.errstate(all="ignore"):
+        unchanged = x + dx == x
+    return bool(np.all(unchanged | (np.abs(dx) <= xtol * np.abs(x))))
 
 
 def _describe(state) -> str:
@@ -175,7 +176,7 @@ def minimize(
     steps: int = 100,
     tol: float = 0.0,
     rtol: float = 0.0,
-    xtol: float = XTOL,
+    xtol: float = 0.0,
     patience: Optional[int] = None,
     blowup: float = 1e8,
     max_time: Optional[float] = None,
@@ -197,13 +198,14 @@ def minimize(
         does not change with the units of :math:`y`.  With both, the larger
         threshold applies.  ``0`` (the default) turns it off.
     xtol
-        Stop (status 7, ``stalled``) before taking a step with
-        :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|` for every
-        component :math:`i` (see :func:`is_stalled_step`).  The default, the
-        machine epsilon :math:`2.2\times 10^{-16}`, stops only steps that
-        cannot change :math:`x` in floating point (a zero step of Newton where
-        :math:`J = 0`, a rule at a fixed point), so it never stops a run that
-        is still converging.  ``xtol=0`` stops only on an exactly zero step.
+        Stop (status 7, ``stalled``) before taking a step that does not move
+        :math:`x`: in every component either :math:`x_i + \Delta x_i = x_i`
+        in floating point or :math:`|\Delta x_i| \le x_{\rm tol}\,|x_i|`
+        (see :func:`is_stalled_step`).  The default ``xtol = 0`` stops only
+        steps that change nothing (a zero step of Newton where :math:`J = 0`,
+        a step size below rounding), so it never stops a run that is still
+        moving; a positive ``xtol`` (say ``1e-12``) also stops steps that are
+        small relative to :math:`x`.
     patience
         Stop (status 7) when the lowest loss so far was not lowered during the
         last ``patience`` steps.  ``None`` (the default) turns the check off,
@@ -296,9 +298,11 @@ def minimize(
                 status, message = 2, f"the step of {rule.name} became non-finite at step {k}; reduce eta"
                 break
             if is_stalled_step(dx, x, xtol):
+                size = f"{np.max(np.abs(dx)):.3g}"
+                why = "does not change x" if xtol == 0 else f"does not change x or is below xtol {xtol:.3g} relative to it"
                 status, message = 7, (
-                    f"stalled at step {k}: the step {np.max(np.abs(dx)):.3g} is below xtol {xtol:.3g} "
-                    f"relative to x in every component (a fixed point of {rule.name}, or a zero derivative)"
+                    f"stalled at step {k}: the step (largest component {size}) {why} "
+                    f"(a fixed point of {rule.name}, a zero derivative, or a step size below rounding)"
                 )
                 break
             with np.errstate(all="ignore"):

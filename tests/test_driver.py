@@ -309,21 +309,27 @@ def test_status_7_stalled_at_a_zero_step_of_newton_where_the_jacobian_vanishes()
     result = minimize(p, [3.0, 0.0], rules.newton(), steps=500)
     check_result(p, [3.0, 0.0], result)
     assert (result.status, result.status_name, result.nit) == (7, "stalled", 1)
-    assert result.message.startswith("stalled at step 2: the step 0 is below xtol 2.22e-16")
+    assert result.message == ("stalled at step 2: the step (largest component 0) does not change x "
+                              "(a fixed point of Newton, a zero derivative, or a step size below rounding)")
     assert result.fun == pytest.approx(0.125)  # the saddle's loss: stalled, not converged
-    # xtol=0 still stops an exactly zero step
-    assert minimize(p, [3.0, 0.0], rules.newton(), steps=500, xtol=0.0).status == 7
+    # a relative xtol stops it too, and says so
+    relative = minimize(p, [3.0, 0.0], rules.newton(), steps=500, xtol=1e-12)
+    assert relative.status == 7 and "below xtol 1e-12 relative to it" in relative.message
 
 
 def test_a_step_below_rounding_stalls_and_a_converging_run_does_not():
     p = problems.alpha_scaled(1.0)
     tiny = minimize(p, [1.0, 1.0], rules.gd(1e-17), steps=10)
-    assert (tiny.status, tiny.nit) == (7, 0) and "below xtol" in tiny.message
+    assert (tiny.status, tiny.nit) == (7, 0) and "does not change x" in tiny.message
+    # a step of 1e-17 on x = 0.1 does move x (its spacing there is 1.4e-17): not stalled
+    assert minimize(p, [0.1, 0.1], rules.gd(1e-16), steps=3).status == 1
     # a larger xtol stops earlier: a step of 1e-3 relative is below xtol = 1e-2
     assert minimize(p, [1.0, 1.0], rules.gd(1e-3), steps=10, xtol=1e-2).status == 7
-    # GD halving x every step keeps going: each step is half of x, far above rounding
+    assert minimize(p, [1.0, 1.0], rules.gd(1e-3), steps=10, xtol=1e-4).status == 1
+    # GD halving x every step keeps going, down to the smallest numbers
     converging = minimize(p, [1.0, 1e-20], rules.gd(0.5), steps=60)
     assert (converging.status, converging.nit) == (1, 60)
+    assert minimize(p, [1e-300, 1e-300], rules.gd(0.5), steps=40).status == 1
     # per component: a large x1 does not hide a moving small x2
     scaled = Problem(lambda x: np.array([x[0] - 1e10, 1e3 * x[1]]), lambda x: np.diag([1.0, 1e3]), [0.0, 0.0])
     moving = minimize(scaled, [1e10, 1e-3], rules.gauss_newton(0.5), steps=20)
