@@ -124,8 +124,9 @@ def test_status_5_callback():
     for k, x, loss in seen:
         np.testing.assert_array_equal(x, result.xs[k])
         assert loss == result.losses[k]
-    # a callback returning None never stops the run
+    # a callback returning None or False never stops the run
     assert minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=4, callback=lambda it: None).status == 1
+    assert minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=4, callback=lambda it: False).status == 1
 
 
 def test_status_6_time_budget():
