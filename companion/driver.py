@@ -168,6 +168,40 @@ def _describe(state) -> str:
     return text if isinstance(text, str) else ""
 
 
+def _stalled_message(k: int, loss: float, dx: np.ndarray, xtol: float, rule: str) -> str:
+    why = "does not change x" if xtol == 0 else f"does not change x or is below xtol {xtol:.3g} relative to it"
+    return (f"stalled at step {k} at loss {loss:.3g}: the step (largest component {np.max(np.abs(dx)):.3g}) {why} "
+            f"(a fixed point of {rule}, a zero derivative, or a step size below rounding)")
+
+
+def _evaluate(problem: Problem, x: np.ndarray, dx: np.ndarray, k: int):
+    """``(x + dx, P(x + dx), L, "")``, or a message naming what became non-finite at step ``k`` last.
+
+    The message tells an overflowing step (reduce eta) from a simulator that
+    returns NaN/inf at a finite point and from a loss that does so at a finite
+    output (a defect of the loss, not of the step size).
+    """
+    with np.errstate(all="ignore"):
+        x_new = x + dx
+        if not np.all(np.isfinite(x_new)):
+            return x_new, None, None, f"x became non-finite at step {k} (the step overflowed); reduce eta"
+        y_new = problem._simulate(x_new)
+        if not np.all(np.isfinite(y_new)):
+            return x_new, y_new, None, (
+                f"the simulator of {problem.name!r} returned a non-finite output at a finite x at step {k}; "
+                f"the step may have left the simulator's domain (reduce eta), or the simulator overflows there"
+            )
+        loss_new = problem._loss_value(y_new)
+    if np.isnan(loss_new):
+        return x_new, y_new, loss_new, (
+            f"the loss {problem.loss.name!r} returned nan (non-finite) at a finite output at step {k}; "
+            f"check the loss function"
+        )
+    if not np.isfinite(loss_new):
+        return x_new, y_new, loss_new, f"the loss became non-finite (overflow) at step {k}; reduce eta"
+    return x_new, y_new, loss_new, ""
+
+
 def minimize(
     problem: Problem,
     x0,
@@ -298,36 +332,11 @@ def minimize(
                 status, message = 2, f"the step of {rule.name} became non-finite at step {k}; reduce eta"
                 break
             if is_stalled_step(dx, x, xtol):
-                size = f"{np.max(np.abs(dx)):.3g}"
-                why = "does not change x" if xtol == 0 else f"does not change x or is below xtol {xtol:.3g} relative to it"
-                status, message = 7, (
-                    f"stalled at step {k}: the step (largest component {size}) {why} "
-                    f"(a fixed point of {rule.name}, a zero derivative, or a step size below rounding)"
-                )
+                status, message = 7, _stalled_message(k, loss, dx, xtol, rule.name)
                 break
-            with np.errstate(all="ignore"):
-                x_new = x + dx
-            if not np.all(np.isfinite(x_new)):
-                status, message = 2, f"x became non-finite at step {k} (the step overflowed); reduce eta"
-                break
-            with np.errstate(all="ignore"):
-                y_new = problem._simulate(x_new)
-            if not np.all(np.isfinite(y_new)):
-                status, message = 2, (
-                    f"the simulator of {problem.name!r} returned a non-finite output at a finite x at step {k}; "
-                    f"the step may have left the simulator's domain (reduce eta), or the simulator overflows there"
-                )
-                break
-            with np.errstate(all="ignore"):
-                loss_new = problem._loss_value(y_new)
-            if np.isnan(loss_new):
-                status, message = 2, (
-                    f"the loss {problem.loss.name!r} returned nan (non-finite) at a finite output at step {k}; "
-                    f"check the loss function"
-                )
-                break
-            if not np.isfinite(loss_new):
-                status, message = 2, f"the loss became non-finite (overflow) at step {k}; reduce eta"
+            x_new, y_new, loss_new, failure = _evaluate(problem, x, dx, k)
+            if failure:
+                status, message = 2, failure
                 break
         except NonFiniteError as exc:  # a derivative, inverse or loss gradient came back NaN/inf
             status, message = 2, f"{rule.name} met a non-finite value at step {k}: {exc}"

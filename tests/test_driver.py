@@ -310,7 +310,7 @@ def test_status_7_stalled_at_a_zero_step_of_newton_where_the_jacobian_vanishes()
     result = minimize(p, [3.0, 0.0], rules.newton(), steps=500)
     check_result(p, [3.0, 0.0], result)
     assert (result.status, result.status_name, result.nit) == (7, "stalled", 1)
-    assert result.message == ("stalled at step 2: the step (largest component 0) does not change x "
+    assert result.message == ("stalled at step 2 at loss 0.125: the step (largest component 0) does not change x "
                               "(a fixed point of Newton, a zero derivative, or a step size below rounding)")
     assert result.fun == pytest.approx(0.125)  # the saddle's loss: stalled, not converged
     # a relative xtol stops it too, and says so
