@@ -56,6 +56,16 @@ def test_a_singular_value_exactly_at_the_threshold_is_dropped():
     np.testing.assert_allclose(linalg.svd_power(np.diag([1.0, 0.5]), -1, rtol=0.49), np.diag([1.0, 2.0]))
 
 
+def test_only_negative_powers_truncate():
+    """kappa = 0 gives V U^T with every singular direction, a zero one included (no inverse is taken).
+
+    Kills ``if kappa >= 0`` -> ``if kappa > 0``, which sends kappa = 0 through the truncating branch.
+    """
+    np.testing.assert_array_equal(linalg.svd_power(np.diag([1.0, 0.0]), 0.0), np.eye(2))
+    rotation = np.array([[0.0, -1.0], [1.0, 0.0]])
+    np.testing.assert_allclose(linalg.svd_power(rotation @ np.diag([3.0, 1e-20]), 0.0), rotation.T, atol=1e-15)
+
+
 def test_solve_refuses_a_matrix_whose_smallest_singular_value_is_exactly_at_the_threshold():
     """Kills ``s[-1] <= rtol * s[0]`` -> ``s[-1] < rtol * s[0]`` in ``solve``."""
     with pytest.raises(SingularMatrixError, match=r"condition number 2, threshold 2"):
@@ -161,3 +171,18 @@ def test_training_checks_for_a_blow_up_at_a_last_step_that_is_not_an_evaluation_
     calm = hig.train(model, np.zeros(6), inputs, targets, method="gn", eta=11.0, steps=3, tau=0.0,
                      eval_every=2, blowup=1e7)
     assert calm.status_name == "max_steps" and calm.iterations.tolist() == [0, 2, 3]
+
+
+# --------------------------------------------------------------------------- inverses at the edges of their cases
+def test_square_second_inverse_at_x0_on_the_fold_takes_the_positive_root():
+    """x0_2 = 0 lies on the fold of y2 = x2^2: both roots are equally close and the rule is the positive one.
+
+    Kills ``x0[1] >= 0`` -> ``x0[1] > 0``; PG from x2 = 0 must not flip the sign convention of its start.
+    """
+    np.testing.assert_array_equal(problems.square_second().invert([1.0, 4.0], [5.0, 0.0]), [1.0, 2.0])
+    np.testing.assert_array_equal(problems.square_second().invert([1.0, 4.0], [5.0, -0.0]), [1.0, 2.0])
+
+
+def test_scalar_square_inverse_of_zero_is_zero():
+    """y = 0 is in the range of y = x^2 (kills ``y < 0`` -> ``y <= 0``)."""
+    np.testing.assert_array_equal(problems.scalar_square().invert([0.0], [-3.0]), [0.0])
