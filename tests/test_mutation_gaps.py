@@ -99,6 +99,32 @@ def test_reparametrize_linear_vjp_with_a_non_symmetric_map():
     np.testing.assert_allclose(q.gradient_at(z), numeric, rtol=1e-7)
 
 
+def _central_jacobian(function, z, h=1e-6):
+    return np.stack([(function(z + h * e) - function(z - h * e)) / (2 * h) for e in np.eye(z.size)], axis=-1)
+
+
+def test_reparametrize_linear_with_a_non_symmetric_map_has_consistent_pieces():
+    """Q(z) = P(Mz): J, second derivatives, a user Hessian and the inverse, all for a non-symmetric M.
+
+    Kills M for M^T (or M^-1 for M) in each piece of ``reparametrize_linear``.
+    """
+    matrix = np.array([[1.0, 2.0], [-0.5, 3.0]])
+    z = np.array([0.4, 0.3])
+    q = problems.reparametrize_linear(problems.square_second(target=(1.0, 2.0)), matrix)
+    np.testing.assert_allclose(q.jacobian_at(z), _central_jacobian(q.output, z), rtol=1e-8)
+    second = q.second_derivatives(z)
+    for i in range(2):
+        np.testing.assert_allclose(second[i], _central_jacobian(lambda w: q.jacobian_at(w)[i], z), atol=1e-7)
+    preimage = q.invert([2.0, 9.0], z)
+    np.testing.assert_allclose(q.output(preimage), [2.0, 9.0], rtol=1e-12)
+    np.testing.assert_allclose(matrix @ preimage, problems.square_second().invert([2.0, 9.0], matrix @ z))
+    # a problem with a user Hessian of L in x
+    base = problems.rosenbrock()
+    with_hessian = Problem(base.simulator, base.jacobian, base.target, hessian=base.hessian_at, name="user H")
+    r = problems.reparametrize_linear(with_hessian, matrix)
+    np.testing.assert_allclose(r.hessian_at(z), _central_jacobian(r.gradient_at, z), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- driver: NaN loss at a finite output
 def test_driver_stops_on_a_nan_loss_at_a_finite_output_without_recording_it():
     """Kills dropping (or inverting) the driver's finiteness check on the new loss."""
