@@ -212,3 +212,25 @@ def test_square_second_inverse_at_x0_on_the_fold_takes_the_positive_root():
 def test_scalar_square_inverse_of_zero_is_zero():
     """y = 0 is in the range of y = x^2 (kills ``y < 0`` -> ``y <= 0``)."""
     np.testing.assert_array_equal(problems.scalar_square().invert([0.0], [-3.0]), [0.0])
+
+
+def test_alpha_scaled_inverse_divides_by_alpha():
+    """Kills ``y / diagonal`` -> ``y * diagonal`` (the same for alpha = 1, the only value other tests invert)."""
+    p = problems.alpha_scaled(10.0)
+    np.testing.assert_allclose(p.invert([1.0, 10.0], [0.0, 0.0]), [1.0, 1.0], rtol=1e-15)
+    np.testing.assert_allclose(p.output(p.invert([3.0, -4.0], [0.0, 0.0])), [3.0, -4.0], rtol=1e-15)
+
+
+# --------------------------------------------------------------------------- driver: tolerance boundaries
+def test_a_loss_exactly_at_the_tolerance_has_converged():
+    """GD with eta = 1/2 on L = x^2/2 from x = 1: L_k = 0.5 * 0.25^k, exact in binary.
+
+    Kills ``loss <= threshold`` -> ``loss < threshold`` in the loop (and tol = 0 reached exactly).
+    """
+    p = _half_square()
+    exact = minimize(p, [1.0], rules.gd(0.5), steps=50, tol=0.5 * 0.25**3)
+    assert (exact.status_name, exact.nit, exact.fun) == ("converged", 3, 0.5 * 0.25**3)
+    relative = minimize(p, [1.0], rules.gd(0.5), steps=50, rtol=0.25**3)
+    assert (relative.status_name, relative.nit) == ("converged", 3)
+    zero = minimize(p, [1.0], rules.gd(1.0), steps=50)  # lands on x = 0: L = 0 = tol
+    assert (zero.status_name, zero.nit, zero.fun) == ("converged", 1, 0.0)
