@@ -74,6 +74,8 @@ class MLP:
     activation
         ``"tanh"`` or ``"relu"``, applied on the hidden layers; the output is linear.
 
+    Examples
+    --------
     >>> MLP((2, 32, 32, 2)).n_params
     1218
     >>> MLP((2, 3), activation="sigmoid")

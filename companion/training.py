@@ -13,7 +13,7 @@ descent with rate :math:`\eta_{NN}`) per mini-batch:
 
 ``"physics"`` (*Adam through the differentiable physics*)
     :math:`\nabla_\theta = \frac1B \sum_i (\partial f/\partial\theta)^\top J_P^\top (\partial L/\partial y)^\top`:
-    the chain rule, :math:`J_P^\top` from the physics' :meth:`BatchPhysics.vjp`,
+    the chain rule, :math:`J_P^\top` from the physics' :meth:`BatchPhysics.transpose_jacobian`,
     then backpropagation through the network (:meth:`~companion.nn.MLP.vjp`).
 ``"sip"`` (*scale-invariant physics training* :cite:`holl2022sip`)
     per batch :math:`x = f(u;\theta)`, :math:`y = P(x)`,
@@ -70,6 +70,7 @@ __all__ = [
     "sample_fallback_targets",
     "TrainingResult",
     "METHODS",
+    "STATUS",
     "train",
     "train_sip",
     "train_physics",
@@ -79,7 +80,7 @@ __all__ = [
 #: the training methods :func:`train` knows
 METHODS = ("sip", "physics", "supervised")
 
-#: status codes of a :class:`TrainingResult` (the names follow :data:`companion.STATUS`)
+#: status codes of a :class:`TrainingResult` (the names follow :data:`companion.driver.STATUS`)
 STATUS = {1: "max_steps", 2: "non_finite", 3: "diverged", 4: "rule_failed"}
 
 
@@ -568,7 +569,7 @@ class TrainingResult:
       :math:`\frac1N\sum_i\tfrac12|f(u_i)-\tilde x_i|^2`; physics: ``y_error``; supervised: ``x_error``);
     * ``time``: seconds of training (updates only, evaluations excluded) up to that point.
 
-    ``status`` is a code of :data:`STATUS` (1 ``max_steps`` = all iterations done);
+    ``status`` is a code of :data:`companion.training.STATUS` (1 ``max_steps`` = all iterations done);
     ``thetas`` holds every iterate when ``keep_thetas=True``; ``fallbacks`` counts the
     samples of SIP whose inverse failed and that took the ``fallback`` step instead.
     """
@@ -601,7 +602,7 @@ class TrainingResult:
 
     @property
     def label(self) -> str:
-        """A name for legends and colours: ``SIP``, ``Adam`` / ``GD`` (through the physics), ``supervised``."""
+        """The name for legends and colours (``SIP``, ``Adam`` or ``GD`` through the physics, ``supervised``)."""
         if self.method == "sip":
             return "SIP"
         if self.method == "supervised":

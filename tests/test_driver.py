@@ -58,7 +58,9 @@ def test_status_2_simulator_produces_inf():
     result = minimize(p, [0.0], rules.gd(1.0), steps=10)
     check_result(p, [0.0], result)
     assert (result.status, result.nit) == (2, 0)
-    assert "x or P(x) became non-finite at step 1; reduce eta" == result.message
+    assert result.message == (
+        "the simulator of 'walled' returned a non-finite output at a finite x at step 1; "
+        "the step may have left the simulator's domain (reduce eta), or the simulator overflows there")
 
 
 def test_status_2_from_exponential_overflow():
@@ -66,7 +68,7 @@ def test_status_2_from_exponential_overflow():
     result = minimize(p, [-700.0], rules.ig(1.0), steps=10)  # dx = (1 - e^-700) / e^-700 ~ 1e304
     check_result(p, [-700.0], result)
     assert (result.status, result.nit) == (2, 0)
-    assert "non-finite at step 1" in result.message and "reduce eta" in result.message
+    assert "non-finite output at a finite x at step 1" in result.message and "reduce eta" in result.message
 
 
 def test_an_infinite_loss_at_the_start_is_an_error():
@@ -122,8 +124,9 @@ def test_status_5_callback():
     for k, x, loss in seen:
         np.testing.assert_array_equal(x, result.xs[k])
         assert loss == result.losses[k]
-    # a callback returning None never stops the run
+    # a callback returning None or False never stops the run
     assert minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=4, callback=lambda it: None).status == 1
+    assert minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=4, callback=lambda it: False).status == 1
 
 
 def test_status_6_time_budget():
@@ -134,7 +137,7 @@ def test_status_6_time_budget():
 
 
 def test_every_status_has_a_scenario():
-    assert set(STATUS) == {0, 1, 2, 3, 4, 5, 6}
+    assert set(STATUS) == set(range(9))
 
 
 # --------------------------------------------------------------------------- history
@@ -260,7 +263,7 @@ def test_user_functions_with_wrong_shapes_or_values_are_named():
                           target=[3.0, 0.0])
     result = minimize(later, [0.0, 0.0], rules.gd(0.4), steps=10)
     check_result(later, [0.0, 0.0], result)
-    assert (result.status, result.nit) == (2, 1) and "x or P(x) became non-finite at step 2" in result.message
+    assert (result.status, result.nit) == (2, 1) and "simulator of 'user toy' returned a non-finite output at a finite x at step 2" in result.message
 
 
 def test_a_rule_returning_a_step_of_the_wrong_shape():
@@ -291,3 +294,200 @@ def test_bad_problem_or_rule_types():
         minimize(lambda x: x, [0.0], rules.gd(0.1))
     with pytest.raises(TypeError, match=r"rule must be a companion.rules.Rule such as rules.gd\(0.1\)"):
         minimize(problems.rosenbrock(), [0.0, 0.0], rules.gd)
+
+
+# --------------------------------------------------------------------------- stalled, rtol, callbacks, state, calls
+def _identity_problem(target=0.0, **overrides):
+    """y = x in one dimension, so L = (x - target)^2 / 2."""
+    pieces = dict(simulator=lambda x: x.copy(), jacobian=lambda x: np.eye(1), target=[target], name="identity")
+    pieces.update(overrides)
+    return Problem(**pieces)
+
+
+def test_status_7_stalled_at_a_zero_step_of_newton_where_the_jacobian_vanishes():
+    """y = (x1, x2^2) with x2 = 0: J has a zero column, Newton's step in x2 is zero for ever."""
+    p = problems.square_second(target=(1.0, -0.5))
+    result = minimize(p, [3.0, 0.0], rules.newton(), steps=500)
+    check_result(p, [3.0, 0.0], result)
+    assert (result.status, result.status_name, result.nit) == (7, "stalled", 1)
+    assert result.message == ("stalled at step 2 at loss 0.125: the step (largest component 0) does not change x "
+                              "(a fixed point of Newton, a zero derivative, or a step size below rounding)")
+    assert result.fun == pytest.approx(0.125)  # the saddle's loss: stalled, not converged
+    # a relative xtol stops it too, and says so
+    relative = minimize(p, [3.0, 0.0], rules.newton(), steps=500, xtol=1e-12)
+    assert relative.status == 7 and "below xtol 1e-12 relative to it" in relative.message
+
+
+def test_a_step_below_rounding_stalls_and_a_converging_run_does_not():
+    p = problems.alpha_scaled(1.0)
+    tiny = minimize(p, [1.0, 1.0], rules.gd(1e-17), steps=10)
+    assert (tiny.status, tiny.nit) == (7, 0) and "does not change x" in tiny.message
+    # a step of 1e-17 on x = 0.1 does move x (its spacing there is 1.4e-17): not stalled
+    assert minimize(p, [0.1, 0.1], rules.gd(1e-16), steps=3).status == 1
+    # a larger xtol stops earlier: a step of 1e-3 relative is below xtol = 1e-2
+    assert minimize(p, [1.0, 1.0], rules.gd(1e-3), steps=10, xtol=1e-2).status == 7
+    assert minimize(p, [1.0, 1.0], rules.gd(1e-3), steps=10, xtol=1e-4).status == 1
+    # GD halving x every step keeps going, down to the smallest numbers
+    converging = minimize(p, [1.0, 1e-20], rules.gd(0.5), steps=60)
+    assert (converging.status, converging.nit) == (1, 60)
+    assert minimize(p, [1e-150, 1e-150], rules.gd(0.5), steps=20).status == 1  # down to x = 1e-156
+    # per component: a large x1 does not hide a moving small x2
+    scaled = Problem(lambda x: np.array([x[0] - 1e10, 1e3 * x[1]]), lambda x: np.diag([1.0, 1e3]), [0.0, 0.0])
+    moving = minimize(scaled, [1e10, 1e-3], rules.gauss_newton(0.5), steps=20)
+    assert (moving.status, moving.nit) == (1, 20)
+
+
+def test_patience_stops_a_run_whose_loss_no_longer_decreases():
+    """GD with eta = 2 on L = x^2/2 flips x to -x: the loss never changes."""
+    p = _identity_problem()
+    stalled = minimize(p, [1.0], rules.gd(2.0), steps=100, patience=5)
+    check_result(p, [1.0], stalled)
+    assert (stalled.status, stalled.nit) == (7, 5)
+    assert stalled.message == "stalled at step 5: the loss has not gone below 0.5 for 5 steps (patience)"
+    assert minimize(p, [1.0], rules.gd(2.0), steps=100).status == 1  # patience is off by default
+    # a decrease resets the count: GD with eta = 0.5 never stalls
+    assert minimize(p, [1.0], rules.gd(0.5), steps=30, patience=1).status == 1
+    with pytest.raises(ValueError, match="patience must be at least 1"):
+        minimize(p, [1.0], rules.gd(0.5), patience=0)
+
+
+def test_rtol_is_relative_to_the_starting_loss_and_the_larger_threshold_wins():
+    p = _identity_problem()
+    run = minimize(p, [1.0], rules.gd(0.5), steps=100, rtol=1e-4)  # L_k = 0.5 * 0.25^k
+    assert (run.status, run.nit) == (0, 7) and run.fun <= 1e-4 * run.losses[0] < run.losses[-2]
+    assert run.message == "loss 3.05e-05 <= rtol 0.0001 x L(x0) = 5e-05 after 7 steps"
+    # the absolute tolerance is larger here, so it decides
+    both = minimize(p, [1.0], rules.gd(0.5), steps=100, rtol=1e-4, tol=1e-2)
+    assert both.nit == 3 and "<= tol 0.01" in both.message
+    # the same run with the loss in other units stops at the same step with rtol, not with tol
+    scaled = _identity_problem(loss=problems.squared_error(1e6))
+    assert minimize(scaled, [1.0], rules.gauss_newton(0.5), steps=100, rtol=1e-4).nit == 7
+    assert minimize(scaled, [1.0], rules.gauss_newton(0.5), steps=100, tol=5e-5).nit > 7
+    assert minimize(p, [1.0], rules.gd(0.5), rtol=1.0).nit == 0
+    for bad in (-1.0, float("inf"), "1", True):
+        with pytest.raises(ValueError, match="rtol must be a finite number >= 0"):
+            minimize(p, [1.0], rules.gd(0.5), rtol=bad)
+
+
+def test_status_8_a_raising_callback_keeps_the_history():
+    def callback(iterate):
+        if iterate.nit == 3:
+            raise ZeroDivisionError("division by zero in my plot")
+
+    p = problems.rosenbrock()
+    result = minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=100, callback=callback)
+    check_result(p, [-1.2, 1.0], result)
+    assert (result.status, result.status_name, result.nit) == (8, "callback_failed", 3)
+    assert result.message == "the callback raised ZeroDivisionError at step 3: division by zero in my plot"
+    np.testing.assert_array_equal(result.xs, minimize(p, [-1.2, 1.0], rules.gd(1e-3), steps=3).xs)
+
+
+def test_keyboard_interrupt_in_the_callback_is_not_swallowed():
+    def callback(iterate):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        minimize(problems.rosenbrock(), [-1.2, 1.0], rules.gd(1e-3), callback=callback)
+
+
+def test_a_nan_loss_at_a_finite_output_stops_with_a_status_and_no_nan():
+    """The loss (not the simulator, not the step) turns NaN once x passes 0.5."""
+    sq = problems.squared_error()
+    loss = problems.Loss(lambda y, t: sq.value(y, t) if y[0] < 0.5 else float("nan"), sq.gradient, sq.hessian,
+                         "fragile")
+    p = _identity_problem(target=1.0, loss=loss)
+    result = minimize(p, [0.0], rules.gd(0.3), steps=10)
+    assert (result.status, result.nit) == (2, 1)
+    assert result.message == ("the loss 'fragile' returned nan (non-finite) at a finite output at step 2; "
+                              "check the loss function")
+    for array in (result.xs, result.ys, result.losses, result.times):
+        assert np.all(np.isfinite(array))
+    assert np.isfinite(result.fun) and result.x[0] == pytest.approx(0.3)
+    # a loss that overflows is told apart from a NaN
+    huge = problems.Loss(lambda y, t: sq.value(y, t) if y[0] < 0.5 else float("inf"), sq.gradient, sq.hessian)
+    overflow = minimize(_identity_problem(target=1.0, loss=huge), [0.0], rules.gd(0.3), steps=10)
+    assert overflow.status == 2 and "non-finite (overflow) at step 2" in overflow.message
+
+
+def test_a_step_that_overflows_x_is_told_apart_from_a_bad_simulator():
+    rule = Rule("doubling", lambda problem, x0: None, lambda problem, x, state: (x.copy(), state), 1.0)
+    flat = _identity_problem(1.0, simulator=lambda x: np.zeros(1), jacobian=lambda x: np.zeros((1, 1)))
+    result = minimize(flat, [1e308], rule, steps=3)
+    assert (result.status, result.nit) == (2, 0)
+    assert result.message == "x became non-finite at step 1 (the step overflowed); reduce eta"
+
+
+class _Described:
+    """A rule state that reports on itself, like the states of pg, ig, newton and gauss_newton."""
+
+    def __init__(self, count, text):
+        self.count, self.text = count, text
+
+    def describe(self):
+        return self.text
+
+
+def _counting_rule(text):
+    return Rule("counting", lambda problem, x0: _Described(0, text),
+                lambda problem, x, state: (-0.5 * x, _Described(state.count + 1, text)), 0.5)
+
+
+def test_the_result_keeps_the_rules_final_state_and_its_description():
+    p = _identity_problem()
+    result = minimize(p, [1.0], _counting_rule("dropped 1 of 2 modes (condition number 3e+04)"), steps=4)
+    assert result.state.count == 4
+    assert result.message == "reached the maximum of 4 steps; dropped 1 of 2 modes (condition number 3e+04)"
+    assert minimize(p, [1.0], _counting_rule(""), steps=4).message == "reached the maximum of 4 steps"
+    # a state without describe() leaves the message alone; a stateless rule's state is None
+    assert minimize(p, [1.0], rules.gd(0.5), steps=2).state is None
+    bfgs = minimize(problems.rosenbrock(), [-1.2, 1.0], rules.bfgs(), steps=3)
+    assert bfgs.state is not None and bfgs.message == "reached the maximum of 3 steps"
+
+
+class _CountedProblem(Problem):
+    """A Problem whose ``calls`` property counts the calls of its simulator and Jacobian."""
+
+    @property
+    def calls(self):
+        return dict(self._counter)
+
+
+def _counted(counter):
+    def simulator(x):
+        counter["simulator"] += 1
+        return x.copy()
+
+    def jacobian(x):
+        counter["jacobian"] += 1
+        return np.eye(x.size)
+
+    p = _CountedProblem(simulator, jacobian, [0.0, 0.0], name="counted")
+    object.__setattr__(p, "_counter", counter)
+    return p
+
+
+def test_calls_are_the_difference_of_problem_calls_over_the_run():
+    counter = {"simulator": 0, "jacobian": 0, "vjp": 0, "hessian": 0, "inverse": 0}
+    p = _counted(counter)
+    p.output(np.ones(2)), p.jacobian_at(np.ones(2))  # calls before the run are not the run's
+    before = dict(counter)
+    result = minimize(p, [1.0, 1.0], rules.gd(0.25), steps=5)
+    during = {key: counter[key] - before[key] for key in counter}
+    assert result.calls == during
+    assert result.nfev == during["simulator"] >= result.nit + 1
+    assert during["jacobian"] >= result.nit and during["inverse"] == 0
+
+
+def test_calls_of_a_plain_problem():
+    """None until Problem counts its calls; then the run's share of problem.calls."""
+    p = problems.alpha_scaled(3.0)
+    result = minimize(p, [1.0, 1.0], rules.gd(0.05), steps=4)
+    if not hasattr(p, "calls"):
+        assert result.calls is None and result.nfev is None
+        return
+    assert set(result.calls) >= {"simulator", "jacobian", "vjp", "hessian", "inverse"}
+    assert all(isinstance(v, int) and v >= 0 for v in result.calls.values())
+    assert result.nfev == result.calls["simulator"] >= result.nit + 1
+    assert result.calls["inverse"] == result.calls["hessian"] == 0
+    again = minimize(p, [1.0, 1.0], rules.gd(0.05), steps=4)
+    assert again.calls == result.calls  # counted per run, not since the problem was made
