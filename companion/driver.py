@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ._checks import as_vector, check_int, check_positive
-from .errors import NonFiniteError
+from .errors import NonFiniteError, ShapeError
 from .problems import Problem
 from .rules import Rule
 
@@ -341,6 +341,8 @@ def minimize(
         except NonFiniteError as exc:  # a derivative, inverse or loss gradient came back NaN/inf
             status, message = 2, f"{rule.name} met a non-finite value at step {k}: {exc}"
             break
+        except ShapeError:  # a programming error in a user function: raise, as at x0
+            raise
         except ValueError as exc:  # includes SingularMatrixError, InverseError, MissingCapabilityError
             status, message = 4, f"{rule.name} failed at step {k}: {exc}"
             break

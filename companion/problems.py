@@ -364,7 +364,7 @@ class Problem:
             if jac.shape != expected:
                 raise ShapeError(
                     f"{what} returned shape {jac.shape}, expected {expected} "
-                    f"(rows: outputs y, columns: inputs x)"
+                    f"(rows: outputs y, columns: inputs x; x has {x.size} components: is x0 of the right length?)"
                 )
         check_finite(jac, f"{what} at x")
         memory.jacobian_key, memory.jacobian = key, jac.copy()
@@ -486,7 +486,11 @@ class Problem:
         self._check_input_size(x0)
         what = f"inverse of {self.name!r}"
         self._memory.calls["inverse"] += 1
-        x = _as_output(_call_user(self.inverse, (y, x0), what), (x0.size,), what, scalar_ok=True)
+        try:
+            x = _as_output(_call_user(self.inverse, (y, x0), what), (x0.size,), what, scalar_ok=True)
+        except ShapeError as exc:  # the local inverse failed to deliver an x: a rule may fall back
+            raise InverseError(f"{exc}: the inverse must return an x like x0, which has {x0.size} components "
+                               f"(is x0 of the right length?)") from None
         check_finite(x, f"output of the {what}")
         return x
 

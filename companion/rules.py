@@ -596,14 +596,27 @@ def _bfgs_update(inverse_hessian, s, y):
 
 
 def _armijo(problem, x, direction, gradient, value, t=1.0, shrink=0.5, c1=1e-4, tries=60):
+    """Backtracking: the first ``t = t0 shrink^k`` with sufficient decrease (Armijo).
+
+    A trial point where the simulator or the loss fails (non-finite, or an error) counts as
+    too far and ``t`` shrinks.  If *every* trial failed, the last failure is raised: the
+    problem is broken near ``x``, and a tiny step would hide it behind a "stalled" run.
+    """
     slope = float(gradient @ direction)
+    failure = None
     for _ in range(tries):
+        trial = x + t * direction
+        if np.array_equal(trial, x):  # t below rounding: x itself would pass the test
+            break
         try:
-            if problem.loss_at(x + t * direction) <= value + c1 * t * slope:
+            if problem.loss_at(trial) <= value + c1 * t * slope:
                 return t
-        except ValueError:
-            pass  # non-finite trial point: shrink
+            failure = None
+        except ValueError as exc:
+            failure = failure or exc  # the first failure says most (at the largest trial step)
         t *= shrink
+    if failure is not None:
+        raise failure
     return t
 
 

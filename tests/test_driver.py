@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from companion import STATUS, minimize, problems, rules
 from companion.problems import Problem
 from companion.rules import Rule
+from companion.errors import ShapeError
 
 SETTINGS = settings(deadline=None, max_examples=60)
 
@@ -232,10 +233,11 @@ def test_x0_of_the_wrong_length():
     # too short: the simulator cannot index it
     with pytest.raises(ValueError, match=r"simulator of 'Rosenbrock' failed on an x with 1 component.*right length"):
         minimize(problems.rosenbrock(), [1.0], rules.gd(0.1))
-    # too long: a Problem does not know n, so the first rule that checks a Jacobian reports it
-    result = minimize(problems.rosenbrock(), [1.0, 2.0, 3.0], rules.gd(0.1))
-    assert result.status == 4 and result.nit == 0
-    assert r"jacobian of 'Rosenbrock' returned shape (2, 2), expected (2, 3)" in result.message
+    # too long: the first user function whose output shape depends on n names it, and the
+    # ShapeError propagates (a programming error, not a numerical failure to report in a status)
+    with pytest.raises(ShapeError, match=r"jacobian of 'Rosenbrock' returned shape \(2, 2\), expected \(2, 3\)"):
+        minimize(problems.rosenbrock(), [1.0, 2.0, 3.0], rules.gd(0.1))
+    # an inverse that cannot deliver an x of that length is a failed inverse (a rule may fall back)
     result = minimize(problems.square_second(), [1.0, 2.0, 3.0], rules.pg())
     assert result.status == 4 and "inverse of 'y = (x1, x2^2)' returned shape (2,), expected (3,)" in result.message
 
@@ -254,10 +256,9 @@ def test_user_functions_with_wrong_shapes_or_values_are_named():
         minimize(_user_problem(simulator=lambda x: np.array([np.nan, 1.0])), [1.0, 1.0], rules.gd(0.1))
     with pytest.raises(ValueError, match="target contains 1 non-finite"):
         _user_problem(target=[np.inf, 1.0])
-    # a wrong Jacobian is met inside a step: the run stops with status 4 and says why
-    result = minimize(_user_problem(jacobian=lambda x: np.ones((2, 3))), [1.0, 1.0], rules.gd(0.1))
-    assert result.status == 4
-    assert "jacobian of 'user toy' returned shape (2, 3), expected (2, 2)" in result.message
+    # a wrong Jacobian is met inside a step: it raises like a wrong simulator output does
+    with pytest.raises(ShapeError, match=r"jacobian of 'user toy' returned shape \(2, 3\), expected \(2, 2\)"):
+        minimize(_user_problem(jacobian=lambda x: np.ones((2, 3))), [1.0, 1.0], rules.gd(0.1))
     # a simulator that turns NaN later is caught as non-finite, never recorded
     later = _user_problem(simulator=lambda x: np.array([x[0], 2 * x[1]]) if x[0] < 1.5 else np.array([np.nan, 0.0]),
                           target=[3.0, 0.0])
@@ -474,8 +475,10 @@ def test_calls_are_the_difference_of_problem_calls_over_the_run():
     result = minimize(p, [1.0, 1.0], rules.gd(0.25), steps=5)
     during = {key: counter[key] - before[key] for key in counter}
     assert result.calls == during
-    assert result.nfev == during["simulator"] >= result.nit + 1
-    assert during["jacobian"] >= result.nit and during["inverse"] == 0
+    # x0 was evaluated before the run: the problem's cache saves that call
+    assert result.nfev == during["simulator"] >= result.nit
+    # J(x0) too was computed before the run and is reused from the cache
+    assert during["jacobian"] == result.nit - 1 and during["inverse"] == 0
 
 
 def test_calls_of_a_plain_problem():
@@ -491,3 +494,20 @@ def test_calls_of_a_plain_problem():
     assert result.calls["inverse"] == result.calls["hessian"] == 0
     again = minimize(p, [1.0, 1.0], rules.gd(0.05), steps=4)
     assert again.calls == result.calls  # counted per run, not since the problem was made
+
+
+def test_a_wrongly_shaped_jacobian_raises_mid_run_like_the_simulator():
+    """A Jacobian of the wrong shape is a programming error: minimize raises, it does not end the run quietly."""
+    from companion.errors import ShapeError
+
+    calls = []
+
+    def jacobian(x):
+        calls.append(1)
+        return np.eye(2) if len(calls) < 3 else np.eye(3)
+
+    problem = Problem(lambda x: 2.0 * x, jacobian, target=[1.0, 1.0])
+    with pytest.raises(ShapeError, match="shape"):
+        minimize(problem, [0.0, 0.0], rules.gd(0.1), steps=10)
+    with pytest.raises(ShapeError, match="shape"):
+        minimize(Problem(lambda x: np.r_[x, 0.0], None, target=[1.0, 1.0]), [0.0, 0.0], rules.gd(0.1))
