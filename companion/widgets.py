@@ -555,29 +555,31 @@ class Explorer:
             lines.append(stability_note(self.last.eta, limit, name))
         self.summary.value = "<br>".join(f"<code>{html.escape(line)}</code>" for line in lines)
         if self._draw:
-            import matplotlib.pyplot as plt
-            from IPython.display import clear_output, display
+            from IPython.display import Image, clear_output, display
 
+            self._png = self._render_png()
             with self.output:
                 clear_output(wait=True)
-                fig = render(self.last, xlim=self._xlim, ylim=self._ylim, panels=self._panels,
-                             minima=self.minima())
-                display(fig)
-                plt.close(fig)
+                display(Image(data=self._png, format="png"))
         return self.last
 
-    def static_png(self, dpi: int = 100) -> bytes:
-        """The figure of the current state as PNG bytes (what a reader without a kernel sees)."""
+    def _render_png(self, dpi: int = 100) -> bytes:
         import io
 
         import matplotlib.pyplot as plt
 
-        exploration = self.last if self.last is not None else self.update()
-        fig = render(exploration, xlim=self._xlim, ylim=self._ylim, panels=self._panels, minima=self.minima())
+        fig = render(self.last, xlim=self._xlim, ylim=self._ylim, panels=self._panels, minima=self.minima())
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
         return buffer.getvalue()
+
+    def static_png(self) -> bytes:
+        """The figure of the current state as PNG bytes (what a reader without a kernel sees)."""
+        if self.last is None:
+            self.update()
+        png = getattr(self, "_png", None)
+        return png if png is not None else self._render_png()
 
     def _repr_mimebundle_(self, **kwargs):
         """The live widget, with the starting figure as PNG and the run's summary as text.
