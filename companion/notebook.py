@@ -9,9 +9,6 @@ readers on Colab, which renders no MyST, see it too.
 
 The code of a rule: :func:`show_source` displays the source of a package function as
 a highlighted code block, on the page, in JupyterLab, on Colab and in the PDF alike.
-
-``glue`` stores a value for ``{glue:text}`` (myst-nb); it is kept only while chapters
-move over to ``{eval}``, and does nothing where myst-nb is not installed.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["fmt", "Formatted", "show_source", "glue"]
+__all__ = ["fmt", "Formatted", "show_source"]
 
 
 class Formatted(str):
@@ -83,27 +80,3 @@ def show_source(obj):
     except ImportError:  # pragma: no cover - IPython is part of the course environment
         return source
     return Code(source, language="python")
-
-
-def glue(name: str, value, display: bool = False):
-    """Glue ``value`` under ``name`` for ``{glue:text}`name``` in Markdown; a no-op without myst-nb.
-
-    >>> glue("example", 3) is None
-    True
-    """
-    if not isinstance(name, str) or not name:
-        raise TypeError("name must be a non-empty string")
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:  # pragma: no cover - depends on the environment
-        return None
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return None
-    if get_ipython() is None:  # plain Python (tests, doctests): nothing to glue into
-        return None
-    if isinstance(value, np.generic):  # myst-nb cannot format np.float64(...) reprs
-        value = value.item()
-    myst_glue(name, value, display=display)
-    return None

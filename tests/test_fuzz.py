@@ -953,9 +953,9 @@ def test_unstable_leapfrog_runs_raise_or_stop_instead_of_returning_nan(dt, ampli
 
 # =========================================================================== 9. notebook helpers and plots
 @few(20)
-@given(name=st.one_of(st.just(""), st.none(), st.integers(), st.just(b"key"), st.just(["key"])))
-def test_glue_refuses_bad_names(name):
-    rejects("notebook.glue(name)", notebook.glue, name, 1.0, names=["name"])
+@given(value=st.one_of(st.none(), st.just([1.0, 2.0]), st.just(np.ones(2)), st.just({"a": 1})))
+def test_fmt_refuses_what_is_not_one_number(value):
+    rejects("notebook.fmt(value)", notebook.fmt, value, names=["number", "index"])
 
 
 @few(30)
