@@ -48,7 +48,7 @@ __all__ = [
     "Truncation", "column_scales", "symmetric_scales", "unit_free_lstsq", "unit_free_symmetric_solve",
 ]
 
-#: The default relative threshold: singular values :math:`s \le 10^{-12} s_{\max}` (of the
+#: Default relative threshold. Singular values :math:`s \le 10^{-12} s_{\max}` (of the
 #: unit-free matrix, for the rules) count as zero.  :func:`solve` refuses such a matrix;
 #: the truncating functions drop those modes.
 DEFAULT_RTOL = 1e-12
@@ -194,9 +194,8 @@ def symmetric_scales(matrix) -> np.ndarray:
     r"""Scales :math:`d_i` such that :math:`D^{-1} H D^{-1}` does not depend on the units of :math:`x`.
 
     :math:`d_i = |H_{ii}|^{1/2}`.  Where :math:`H_{ii} = 0` (a saddle such as
-    :math:`egin{pmatrix}0&1\1&0\end{pmatrix}` with one zero, or both),
-    :math:`d_i = \max_j |H_{ij}| / d_j` over the :math:`j` with :math:`H_{jj} 
-e 0`, which
+    :math:`\begin{pmatrix}0&1\\1&0\end{pmatrix}` with one zero, or both),
+    :math:`d_i = \max_j |H_{ij}| / d_j` over the :math:`j` with :math:`H_{jj} \ne 0`, which
     scales like :math:`x_i` too; 1 when there is no such :math:`j`.
 
     >>> symmetric_scales(np.array([[4.0, 2.0], [2.0, 0.0]]))

@@ -632,7 +632,7 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
     :math:`\rho = 1/(y^\top s)` (skipped when :math:`y^\top s \le 0`).
     With ``line_search=True`` the length :math:`t` comes from a Wolfe line
     search (``scipy.optimize.line_search``, backtracking if it fails) whose first
-    trial is :func:`_first_trial_step` (the previous decrease, capped at 1) and whose
+    trial is ``_first_trial_step`` (the previous decrease, capped at 1) and whose
     steps stay in :math:`(0, 1]`, and ``eta`` must stay 1; otherwise :math:`t = \eta`.
 
     >>> from companion.problems import alpha_scaled
@@ -958,7 +958,7 @@ def newton_trust_region(*, radius0: Optional[float] = None, xtol: float = 1e-12,
     (exact Hessian) over :math:`|D \Delta x| \le \Delta`, :math:`D = \mathrm{diag}(d)`,
     :math:`d_i = \max_k |H_k|_{ii}^{1/2}` (:func:`~companion.linalg.symmetric_scales`, so the
     region, and the iterates, do not depend on the units of :math:`x`), exactly
-    (:func:`_trust_region_subproblem`).  Negative curvature is followed to the boundary,
+    (``_trust_region_subproblem``).  Negative curvature is followed to the boundary,
     so a saddle or a maximum is left.  With the gain ratio :math:`\rho` of actual to
     predicted decrease: :math:`\rho < 1/4` shrinks :math:`\Delta` to a quarter of the step,
     :math:`\rho > 3/4` at the boundary doubles it, and a trial with :math:`\rho \le 10^{-4}`
