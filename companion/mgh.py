@@ -31,7 +31,7 @@ __all__ = ["NLSCase", "CASES", "problem", "case", "names", "Count", "counted", "
 
 @dataclass(frozen=True)
 class NLSCase:
-    """One test problem: residual, Jacobian, standard start and known minimum values of F = |r|^2."""
+    r"""One test problem: residual, Jacobian, standard start and known minimum values of :math:`F = |r|^2`."""
 
     name: str
     residual: Callable[[np.ndarray], np.ndarray]
@@ -545,7 +545,7 @@ class Outcome:
     residual_calls: int
     jacobian_calls: int
     final: float
-    #: steps of the run (companion rules) or Jacobian evaluations (SciPy: one per iteration)
+    #: Steps of the run for companion rules; for SciPy, Jacobian evaluations (one per iteration).
     iterations: int = 0
 
 
