@@ -234,3 +234,16 @@ def test_a_loss_exactly_at_the_tolerance_has_converged():
     assert (relative.status_name, relative.nit) == ("converged", 3)
     zero = minimize(p, [1.0], rules.gd(1.0), steps=50)  # lands on x = 0: L = 0 = tol
     assert (zero.status_name, zero.nit, zero.fun) == ("converged", 1, 0.0)
+
+
+def test_the_batch_loss_is_the_mean_over_the_batch():
+    """``batch_losses[k]`` is the mean loss over the batch of step k + 1 (kills dividing by n instead)."""
+    rng = np.random.default_rng(3)
+    model = LinearModel(rng.normal(size=(6, 2, 4)))
+    inputs, targets, theta0 = np.arange(6.0)[:, None], rng.normal(size=(6, 2)), rng.normal(size=4)
+    result = hig.train(model, theta0, inputs, targets, method="gn", eta=0.5, steps=1, batch_size=2, rng=7)
+    batch = next(hig._batches(6, 2, np.random.default_rng(7)))
+    residual = model.forward(theta0, inputs[batch]) - targets[batch]
+    assert result.batch_losses[0] == pytest.approx(0.5 * np.sum(residual**2) / 2, rel=1e-14)
+    assert result.losses[0] == pytest.approx(0.5 * np.sum((model.forward(theta0, inputs) - targets) ** 2) / 6,
+                                             rel=1e-14)
