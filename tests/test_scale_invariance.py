@@ -26,13 +26,14 @@ def assert_same_path(problem, x0, rule, scale, steps, rtol=1e-9):
     # with tol = 0 a run stops when its loss is exactly 0, which rounding may decide one step
     # earlier in one of the two runs; then the other one must be at rounding level there
     n = min(len(original.xs), len(rescaled.xs))
-    if original.nit != rescaled.nit:
-        shorter, longer = (original, rescaled) if original.nit < rescaled.nit else (rescaled, original)
-        assert shorter.status == 0 and shorter.fun == 0.0, (original, rescaled)
+    # (or stalls there: a step below rounding in x cannot move it, status 7)
+    if original.nit != rescaled.nit or original.status != rescaled.status:
+        for run in (original, rescaled):
+            if run.status != 1:
+                assert run.status in (0, 7) and run.fun <= 1e-24 * run.losses[0], (original, rescaled)
+        longer = original if original.nit >= rescaled.nit else rescaled
         assert longer.losses[n - 1] <= 1e-24 * longer.losses[0], (original, rescaled)
-    else:
-        assert original.status == rescaled.status, (original, rescaled)
-    assert original.status in (0, 1) and rescaled.status in (0, 1), (original, rescaled)
+    assert original.status in (0, 1, 7) and rescaled.status in (0, 1, 7), (original, rescaled)
     size = np.abs(original.xs).max()
     np.testing.assert_allclose(rescaled.xs[:n] * scale, original.xs[:n], rtol=rtol, atol=rtol * 1e-3 * size)
     np.testing.assert_allclose(rescaled.ys[:n], original.ys[:n], rtol=rtol,
