@@ -19,7 +19,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["fmt", "Formatted", "show_source"]
+__all__ = ["fmt", "Formatted", "show_source", "SourceCode"]
 
 
 class Formatted(str):
@@ -62,21 +62,40 @@ def fmt(value, spec: str = ".3g") -> Formatted:
     return Formatted(format(value, spec))
 
 
-def show_source(obj):
-    """Display the source code of ``obj`` (a function or class of companion) as Python.
+class SourceCode:
+    """Python source for display: highlighted HTML in notebooks and on the page, a fenced
+    code block (Markdown) for the PDF, and the plain text everywhere else."""
 
-    Returns an ``IPython.display.Code`` object, which a notebook shows highlighted;
-    outside IPython it returns the source as a string.
+    def __init__(self, source: str):
+        self.data = source
+
+    def _repr_html_(self) -> str:
+        from IPython.display import Code
+
+        return Code(self.data, language="python")._repr_html_()
+
+    def _repr_markdown_(self) -> str:
+        fence = "````" if "```" in self.data else "```"
+        return f"{fence}python\n{self.data.rstrip()}\n{fence}\n"
+
+    def __repr__(self) -> str:
+        return self.data
+
+
+def show_source(obj) -> SourceCode:
+    """The source code of ``obj`` (a function or class of companion), for display in a notebook.
+
+    Jupyter shows it highlighted (HTML); the PDF gets a Python code block (Markdown);
+    a plain console prints the text. Methods are dedented.
 
     >>> from companion import rules
     >>> print(show_source(rules.gd_direction).data.splitlines()[0])
     def gd_direction(problem: Problem, x) -> np.ndarray:
+    >>> show_source(42)
+    Traceback (most recent call last):
+    ...
+    TypeError: show_source needs a function or class, got int
     """
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
         raise TypeError(f"show_source needs a function or class, got {type(obj).__name__}")
-    source = textwrap.dedent(inspect.getsource(obj))
-    try:
-        from IPython.display import Code
-    except ImportError:  # pragma: no cover - IPython is part of the course environment
-        return source
-    return Code(source, language="python")
+    return SourceCode(textwrap.dedent(inspect.getsource(obj)))
