@@ -36,8 +36,14 @@ returns the JSON document.  New subcommands register themselves in
     Runs the SIP and HIG benchmarks (:mod:`companion.bench_sip`,
     :mod:`companion.bench_hig`; a module that is missing is recorded as "not
     available") and summarises them against Adam and Gauss-Newton.
+``discussion``
+    The side-by-side runs of the chapter *Discussion* (Adam, Gauss-Newton, HIG
+    and SIP on the toy, the 2-D problem and the oscillators, each with its best
+    rate from a sweep, and Adam and SIP with more steps), with their loss
+    curves; the chapter reads ``discussion.json`` and re-runs one entry.
+    ``--quick`` runs the toy only.
 ``all``
-    ``scale``, ``cost``, ``compare`` and ``training``; ``--jobs 2`` runs the
+    ``scale``, ``cost``, ``compare``, ``training`` and ``discussion``; ``--jobs 2`` runs the
     parts in parallel processes.  Writes ``all.json`` with the headline
     numbers and the run time of every part.
 
@@ -61,7 +67,7 @@ from typing import Callable, Optional, Sequence
 __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
-           "run_training", "run_all"]
+           "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
@@ -72,6 +78,7 @@ SCALE_SCHEMA = "companion.bench.scale/1"
 COST_SCHEMA = "companion.bench.cost/1"
 TRAINING_SCHEMA = "companion.bench.training/1"
 ALL_SCHEMA = "companion.bench.all/1"
+DISCUSSION_SCHEMA = "companion.bench.discussion/1"
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -567,13 +574,60 @@ def training(args: argparse.Namespace) -> dict:
     return run_training(quick=args.quick, out=args.out, jobs=args.jobs)
 
 
+# --------------------------------------------------------------------------- discussion
+def discussion_settings(quick: bool = False) -> dict:
+    """The problems and settings of ``discussion`` (those of :data:`companion.experiments.hig.DISCUSSION`).
+
+    >>> discussion_settings(quick=True)["problems"]
+    ['toy']
+    """
+    from .experiments import hig as ex
+
+    problems = ["toy"] if quick else list(ex.DISCUSSION)
+    return {"problems": problems, "per_problem": {p: ex.DISCUSSION[p] for p in problems},
+            "batch_size": {"toy": ex.TOY["batch_size"], "oscillators": ex.OSC["batch_size"]}, "quick": bool(quick)}
+
+
+def _plot_discussion(document: dict, path: str) -> None:
+    from .experiments import hig as ex
+
+    runs = ex.discussion_from_document(document["results"])
+    fig = _figure((10, 3.4))
+    axes = fig.subplots(1, len(runs["equal_steps"]), squeeze=False)[0]
+    ex.plot_discussion(axes, runs["equal_steps"])
+    fig.suptitle("companion.bench discussion: loss at equal steps, each method at its best rate", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_discussion(quick: bool = False, out: str = "bench_results",
+                   log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``discussion``; write ``discussion.json`` and ``discussion.png`` into ``out``; return the JSON document."""
+    from .experiments import hig as ex
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    settings = discussion_settings(quick)
+    runs = ex.discussion_runs(problems=settings["problems"])
+    document = {"schema": DISCUSSION_SCHEMA, "command": "discussion", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [], "settings": settings,
+                "results": ex.discussion_to_document(runs)}
+    return _write(document, out, "discussion", _plot_discussion, start, log)
+
+
+@subcommand("discussion", "Adam, Gauss-Newton, HIG and SIP side by side (the Discussion chapter)", _quick_arguments)
+def discussion(args: argparse.Namespace) -> dict:
+    """The ``discussion`` subcommand."""
+    return run_discussion(quick=args.quick, out=args.out)
+
+
 # --------------------------------------------------------------------------- all
 def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
     start = time.perf_counter()
     if kind == "training":
         return run_training_module(name, quick, out)
-    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare}[kind]
+    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare, "discussion": run_discussion}[kind]
     document = runner(quick=quick, out=out)
     return {"status": "ok", "runtime_seconds": time.perf_counter() - start, "document": document}
 
@@ -608,23 +662,25 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
 
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare`` and ``training``; write ``all.json`` with headlines and run times."""
+    """Run ``scale``, ``cost``, ``compare``, ``discussion`` and ``training``; write ``all.json`` with headlines and run times."""
     from .experiments import benchmarks as bm
 
     log = log or _log_to_stderr
     start = time.perf_counter()
     # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
-    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("scale", None), ("cost", None)]
+    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("discussion", None),
+                                                                 ("scale", None), ("cost", None)]
     results = _run_parts(parts, quick, out, jobs, log)
     training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
     training_doc = run_training(quick, out, log=log, records=training_records)
-    documents = {kind: results[(kind, None)].get("document") for kind in ("scale", "cost", "compare")}
-    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in ("scale", "cost", "compare")}
+    kinds = ("scale", "cost", "compare", "discussion")
+    documents = {kind: results[(kind, None)].get("document") for kind in kinds}
+    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in kinds}
     runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
-    statuses = {kind: results[(kind, None)]["status"] for kind in ("scale", "cost", "compare")}
+    statuses = {kind: results[(kind, None)]["status"] for kind in kinds}
     statuses.update({f"training:{name}": r["status"] for name, r in training_records.items()})
     errors = {key: results[part].get("error") for key, part in
-              [("scale", ("scale", None)), ("cost", ("cost", None)), ("compare", ("compare", None))]
+              [(kind, (kind, None)) for kind in kinds]
               + [(f"training:{n}", ("training", n)) for n in TRAINING_MODULES]}
     document = {
         "schema": ALL_SCHEMA, "command": "all", "quick": bool(quick), "date": _now(), "machine": machine_info(),
@@ -641,7 +697,7 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare and training (--jobs 2: in parallel processes)", _jobs_arguments)
+@subcommand("all", "scale, cost, compare, discussion and training (--jobs 2: in parallel processes)", _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)

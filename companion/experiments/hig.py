@@ -60,6 +60,13 @@ __all__ = [
     "output_step_ratios",
     "hig_step_gram",
     "summary_rows",
+    "discussion_single",
+    "method_run_to_dict",
+    "method_run_from_dict",
+    "discussion_to_document",
+    "discussion_from_document",
+    "load_discussion",
+    "plot_discussion",
     "DISCUSSION",
     "MethodRun",
     "REQUIREMENTS",
@@ -642,7 +649,7 @@ def _best_and_below(etas, best) -> tuple:
     return tuple(etas[max(i - 1, 0):i + 1])
 
 
-def discussion_runs(*, sip: Optional[bool] = None) -> dict:
+def discussion_runs(*, sip: Optional[bool] = None, problems: Sequence[str] = tuple(DISCUSSION)) -> dict:
     r"""The measurements of the discussion chapter on the toy (:math:`\lambda = 0.01`), the 2-D problem and the oscillators.
 
     Returns ``{"equal_steps": {problem: {method: MethodRun}}, "equal_time": {...}, "factors": {...}}``.
@@ -650,11 +657,15 @@ def discussion_runs(*, sip: Optional[bool] = None) -> dict:
     ``equal_time``: Adam and SIP again with their best rate and ``time_factor`` times as many
     steps (about the cost ratio of a HIG step to an Adam step).  SIP runs where the problem has a
     local inverse (toy, 2-D problem) and :mod:`companion.training` exists (``sip=None``: if it
-    exists); the oscillators' control problem has no inverse simulator.
+    exists); the oscillators' control problem has no inverse simulator.  ``problems`` selects
+    some of ``"toy"``, ``"sine"``, ``"oscillators"`` (all by default).
     """
+    _check_problems(problems)
     sip = sip_available() if sip is None else bool(sip)
     equal_steps, equal_time, factors = {}, {}, {}
     for name, problem in _problems(sip).items():
+        if name not in problems:
+            continue
         settings = DISCUSSION[name]
         etas = settings["etas"]
         options = problem["options"]
@@ -685,6 +696,115 @@ def discussion_runs(*, sip: Optional[bool] = None) -> dict:
             longer["sip"] = _from_training(long_best, long_table)
         equal_steps[name], equal_time[name], factors[name] = runs, longer, factor
     return {"equal_steps": equal_steps, "equal_time": equal_time, "factors": factors, "sip": sip}
+
+
+def _check_problems(problems: Sequence[str]) -> None:
+    unknown = sorted(set(problems) - set(DISCUSSION))
+    if unknown or not problems:
+        raise ValueError(f"problems must be a non-empty selection of {list(DISCUSSION)}, got {list(problems)}")
+
+
+def discussion_single(problem: str, method: str, eta: float, *, steps_factor: int = 1) -> MethodRun:
+    r"""One run of :func:`discussion_runs`: ``method`` (``"adam"``, ``"gn"``, ``"hig"`` or ``"sip"``) at the rate ``eta``.
+
+    Same model, start, data, mini-batches and options as there; ``steps_factor`` multiplies the
+    budget of steps (the ``equal_time`` runs use the problem's ``time_factor``).  A reader re-runs
+    one entry of the stored comparison with it.
+    """
+    _check_problems((problem,))
+    steps_factor = check_int(steps_factor, "steps_factor", minimum=1)
+    setups = _problems(sip_available())
+    if problem not in setups:
+        raise ValueError(f"the {problem} problem needs companion.training, which is not importable here")
+    setup = setups[problem]
+    options = dict(setup["options"], steps=steps_factor * setup["options"]["steps"],
+                   eval_every=steps_factor * setup["options"]["eval_every"])
+    if method == "sip":
+        if setup["sip"] is None:
+            raise ValueError(f"the {problem} problem has no local inverse simulator: SIP does not run on it")
+        physics, data = setup["sip"]
+        best, table = _sip_sweep(setup["model"].network, setup["theta0"], physics, data, (float(eta),),
+                                 steps=options["steps"], batch_size=options["batch_size"], batch_seed=options["rng"],
+                                 eval_every=options["eval_every"])
+        return _from_training(best, table)
+    if method not in hig.METHODS:
+        raise ValueError(f"method must be one of {list(hig.METHODS) + ['sip']}, got {method!r}")
+    return _from_sweep(sweep(setup["model"], setup["theta0"], setup["inputs"], setup["targets"], method,
+                             (float(eta),), **options))
+
+
+def method_run_to_dict(run: MethodRun) -> dict:
+    """A :class:`MethodRun` as JSON-ready lists and numbers (the inverse of :func:`method_run_from_dict`)."""
+    return {"method": run.method, "best_eta": float(run.best_eta), "final_loss": float(run.final_loss),
+            "ms_per_step": float(run.ms_per_step), "table": [[float(e), float(f)] for e, f in run.table],
+            "iterations": np.asarray(run.iterations).tolist(), "losses": np.asarray(run.losses, float).tolist(),
+            "times": np.asarray(run.times, float).tolist()}
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)  # JSON stores NaN and inf as null
+
+
+def method_run_from_dict(entry: dict) -> MethodRun:
+    """The :class:`MethodRun` stored by :func:`method_run_to_dict` (``null`` losses read back as NaN)."""
+    return MethodRun(entry["method"], float(entry["best_eta"]), _number(entry["final_loss"]),
+                     float(entry["ms_per_step"]), tuple((float(e), _number(f)) for e, f in entry["table"]),
+                     np.asarray(entry["iterations"]), np.array([_number(v) for v in entry["losses"]]),
+                     np.array([_number(v) for v in entry["times"]]))
+
+
+def discussion_to_document(runs: dict) -> dict:
+    """The result of :func:`discussion_runs` as JSON-ready dicts (see :func:`discussion_from_document`)."""
+    return {"equal_steps": {p: {k: method_run_to_dict(r) for k, r in m.items()} for p, m in runs["equal_steps"].items()},
+            "equal_time": {p: {k: method_run_to_dict(r) for k, r in m.items()} for p, m in runs["equal_time"].items()},
+            "factors": dict(runs["factors"]), "sip": bool(runs["sip"])}
+
+
+def discussion_from_document(document: dict) -> dict:
+    """The ``results`` of ``discussion.json`` (``python -m companion.bench discussion``) in the shape of :func:`discussion_runs`."""
+    return {"equal_steps": {p: {k: method_run_from_dict(r) for k, r in m.items()}
+                            for p, m in document["equal_steps"].items()},
+            "equal_time": {p: {k: method_run_from_dict(r) for k, r in m.items()}
+                           for p, m in document["equal_time"].items()},
+            "factors": {p: int(f) for p, f in document["factors"].items()}, "sip": bool(document["sip"])}
+
+
+def load_discussion(path) -> dict:
+    """The document that ``python -m companion.bench discussion`` wrote (``bench_results/discussion.json``).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
+    """
+    import json
+    from pathlib import Path
+
+    from ..bench import DISCUSSION_SCHEMA
+
+    path = Path(path)
+    fix = "run `make bench` (or `python -m companion.bench discussion --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no discussion results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != DISCUSSION_SCHEMA:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {DISCUSSION_SCHEMA!r}; {fix}")
+    missing = sorted(set(DISCUSSION) - set(document["results"]["equal_steps"]))
+    if missing:
+        raise ValueError(f"{path} lacks the problems {missing} (a --quick run?); {fix}")
+    return document
+
+
+def plot_discussion(axes, equal_steps: dict, titles: Optional[dict] = None) -> None:
+    """Loss against iteration of every method, one axis per problem (SIP dashed)."""
+    from ..plots import color_of
+
+    titles = titles or {}
+    for ax, (problem, methods) in zip(axes, equal_steps.items()):
+        for key, r in methods.items():
+            ax.semilogy(r.iterations, r.losses, color=color_of(r.method), label=r.method,
+                        ls="--" if key == "sip" else "-")
+        ax.set_title(titles.get(problem, problem))
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("loss $L$")
 
 
 def discussion_table(runs: dict) -> list:
