@@ -42,8 +42,12 @@ returns the JSON document.  New subcommands register themselves in
     rate from a sweep, and Adam and SIP with more steps), with their loss
     curves; the chapter reads ``discussion.json`` and re-runs one entry.
     ``--quick`` runs the toy only.
+``hig_chapter``
+    The step-size sweeps of the chapter *Half-inverse gradients* (the toy for
+    both output scales, the oscillators) and its :math:`(\tau, b)` grids; the
+    chapter reads ``hig_chapter.json`` and re-runs only the best rates.
 ``all``
-    ``scale``, ``cost``, ``compare``, ``training`` and ``discussion``; ``--jobs 2`` runs the
+    ``scale``, ``cost``, ``compare``, ``training``, ``discussion`` and ``hig_chapter``; ``--jobs 2`` runs the
     parts in parallel processes.  Writes ``all.json`` with the headline
     numbers and the run time of every part.
 
@@ -67,7 +71,8 @@ from typing import Callable, Optional, Sequence
 __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
-           "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion"]
+           "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion",
+           "HIG_CHAPTER_SCHEMA", "run_hig_chapter"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
@@ -79,6 +84,7 @@ COST_SCHEMA = "companion.bench.cost/1"
 TRAINING_SCHEMA = "companion.bench.training/1"
 ALL_SCHEMA = "companion.bench.all/1"
 DISCUSSION_SCHEMA = "companion.bench.discussion/1"
+HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -621,13 +627,55 @@ def discussion(args: argparse.Namespace) -> dict:
     return run_discussion(quick=args.quick, out=args.out)
 
 
+# --------------------------------------------------------------------------- hig_chapter
+def _plot_hig_chapter(document: dict, path: str) -> None:
+    import numpy as np
+
+    fig = _figure((10, 3.4))
+    axes = fig.subplots(1, 3)
+    results = document["results"]
+    panels = [(results["toy"][key], f"toy, lambda = {key}") for key in results["toy"]]
+    panels.append((results["oscillators"], "oscillators"))
+    for ax, (sweeps, title) in zip(axes, panels):
+        for method, record in sweeps.items():
+            etas = [row[0] for row in record["table"]]
+            losses = [np.nan if row[1] is None else row[1] for row in record["table"]]
+            ax.loglog(etas, losses, "o-", label=method)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step size eta")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("final loss")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_hig_chapter(quick: bool = False, out: str = "bench_results",
+                    log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``hig_chapter``; write ``hig_chapter.json`` and ``hig_chapter.png`` into ``out``; return the JSON document."""
+    from .experiments import hig as ex
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    results = ex.hig_chapter_runs(quick=quick)
+    document = {"schema": HIG_CHAPTER_SCHEMA, "command": "hig_chapter", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [], "settings": results.pop("settings"), "results": results}
+    return _write(document, out, "hig_chapter", _plot_hig_chapter, start, log)
+
+
+@subcommand("hig_chapter", "the step-size sweeps and (tau, b) grids of the HIG chapter", _quick_arguments)
+def hig_chapter(args: argparse.Namespace) -> dict:
+    """The ``hig_chapter`` subcommand."""
+    return run_hig_chapter(quick=args.quick, out=args.out)
+
+
 # --------------------------------------------------------------------------- all
 def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
     start = time.perf_counter()
     if kind == "training":
         return run_training_module(name, quick, out)
-    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare, "discussion": run_discussion}[kind]
+    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare, "discussion": run_discussion,
+              "hig_chapter": run_hig_chapter}[kind]
     document = runner(quick=quick, out=out)
     return {"status": "ok", "runtime_seconds": time.perf_counter() - start, "document": document}
 
@@ -662,18 +710,18 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
 
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare``, ``discussion`` and ``training``; write ``all.json`` with headlines and run times."""
+    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter`` and ``training``; write ``all.json`` with headlines and run times."""
     from .experiments import benchmarks as bm
 
     log = log or _log_to_stderr
     start = time.perf_counter()
     # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
     parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("discussion", None),
-                                                                 ("scale", None), ("cost", None)]
+                                                                 ("hig_chapter", None), ("scale", None), ("cost", None)]
     results = _run_parts(parts, quick, out, jobs, log)
     training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
     training_doc = run_training(quick, out, log=log, records=training_records)
-    kinds = ("scale", "cost", "compare", "discussion")
+    kinds = ("scale", "cost", "compare", "discussion", "hig_chapter")
     documents = {kind: results[(kind, None)].get("document") for kind in kinds}
     runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in kinds}
     runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
@@ -697,7 +745,7 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare, discussion and training (--jobs 2: in parallel processes)", _jobs_arguments)
+@subcommand("all", "scale, cost, compare, discussion, hig_chapter and training (--jobs 2: in parallel processes)", _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)
