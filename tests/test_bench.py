@@ -158,16 +158,18 @@ def _check_common(document, schema, command):
 def test_all_quick_is_quick_and_writes_every_file(all_quick):
     out, seconds = all_quick
     assert seconds < 60, f"all --quick took {seconds:.1f} s"
-    for name in ("scale", "cost", "compare", "training", "discussion"):
+    for name in ("scale", "cost", "compare", "training", "discussion", "hig_chapter"):
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
         text = (out / f"{name}.json").read_text()
         assert "NaN" not in text and "Infinity" not in text, name
     summary = _load(out, "all")
     assert summary["schema"] == bench.ALL_SCHEMA and summary["jobs"] == 2
-    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "training:sip", "training:hig"}
+    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "hig_chapter", "training:sip",
+                                       "training:hig"}
     assert all(v in ("ok", "not available") for v in summary["status"].values()), summary["errors"]
-    assert {"scale.json", "cost.json", "compare.json", "training.json", "discussion.json"} <= set(summary["files"])
+    assert {"scale.json", "cost.json", "compare.json", "training.json", "discussion.json",
+            "hig_chapter.json"} <= set(summary["files"])
     assert all(v is None or v >= 0 for v in summary["part_runtime_seconds"].values())
     headline = summary["headline"]
     assert set(headline) >= {"scale_deviation", "scale_iterations", "cost_exponent", "training"}
@@ -557,8 +559,54 @@ def test_heat_comparison_rates_per_method():
 
     task = sip.heat_task(8, 2e-3, samples=16, test=8, seed=0)
     runs = sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,), "supervised": (1e-3, 1e-2)},
-                               iterations=4, hidden=(8,), eval_every=2)
+                               iterations=4, hidden=(8,), eval_every=2, batch_size=8)
     assert runs["SIP"].best_eta == 1e-2 and runs["Adam"].etas == (3e-3,) and runs["supervised"].etas == (1e-3, 1e-2)
     assert runs["SIP (keep)"].best_eta == 1e-2
     with pytest.raises(KeyError, match="supervised"):
-        sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,)}, iterations=4, hidden=(8,))
+        sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,)}, iterations=4, hidden=(8,), batch_size=8)
+
+
+def test_hig_chapter_quick_schema_and_replay(all_quick):
+    from companion.experiments import hig as ex
+
+    out, _ = all_quick
+    d = _load(out, "hig_chapter")
+    _check_common(d, bench.HIG_CHAPTER_SCHEMA, "hig_chapter")
+    results, settings = d["results"], d["settings"]
+    assert set(results["toy"]) == {f"{lam:g}" for lam in ex.HIG_CHAPTER["lams"]}
+    for sweeps in [*results["toy"].values(), results["oscillators"]]:
+        assert set(sweeps) == {"adam", "gn", "hig"}
+        for method, record in sweeps.items():
+            finite = [f for _, f, _ in record["table"] if f is not None and math.isfinite(f)]
+            best = dict((e, f) for e, f, _ in record["table"])[record["best_eta"]]
+            assert record["method"] == method and best == min(finite)
+    grid = np.array(results["tau_batch"]["hig"])
+    assert grid.shape == (len(settings["taus"]), len(settings["batch_sizes"]))
+    assert results["tau_batch"]["gn_eta"] == results["toy"]["0.01"]["gn"]["best_eta"]
+    # re-running only the stored best rates gives the stored best losses and keeps the stored table
+    stored = results["toy"]["0.01"]
+    replayed = ex.toy_comparison(0.01, steps=settings["toy_steps"], stored=stored)
+    for method, s in replayed.items():
+        assert s.best_eta == stored[method]["best_eta"] and len(s.results) == 1
+        assert s.table() == [tuple(row) for row in stored[method]["table"]]
+        assert s.best.fun == pytest.approx(dict((e, f) for e, f, _ in s.table())[s.best_eta], rel=1e-9)
+    with pytest.raises(ValueError, match="method 'gn', not 'hig'"):
+        ex.best_of_stored(None, None, None, None, "hig", stored["gn"])
+    with pytest.raises(KeyError, match="no sweep of 'hig'"):
+        ex.toy_comparison(0.01, steps=2, stored={"adam": stored["adam"], "gn": stored["gn"]})
+
+
+def test_committed_hig_chapter_results_are_what_the_chapter_prints():
+    from companion.experiments import hig as ex
+
+    document = ex.load_hig_chapter(REPO / "bench_results" / "hig_chapter.json")
+    assert document["settings"]["toy_steps"] == ex.TOY["steps"] and document["settings"]["osc_steps"] == ex.OSC["steps"]
+    source = _notebook_source("hig")
+    assert "ex.load_hig_chapter(" in source and "stored=chapter" in source
+    outputs = "\n".join(_notebook_outputs("hig"))
+    for lam, sweeps in document["results"]["toy"].items():
+        for method, record in sweeps.items():
+            cells = "  ".join(f"{e:g}: {f:.3g}" for e, f, _ in record["table"])
+            assert cells in outputs, (lam, method)
+    for row in document["results"]["tau_batch"]["hig"]:
+        assert "".join(f"{v:<12.3g}" for v in row) in outputs
