@@ -46,8 +46,14 @@ returns the JSON document.  New subcommands register themselves in
     The step-size sweeps of the chapter *Half-inverse gradients* (the toy for
     both output scales, the oscillators) and its :math:`(\tau, b)` grids; the
     chapter reads ``hig_chapter.json`` and re-runs only the best rates.
+``inverse_chapter``
+    The scaling studies of the chapter *Physical inverse problems* (the pendulum
+    chain for longer time spans, the heat equation for other diffusivities and
+    grids), every method with its step-size sweeps; the chapter reads
+    ``inverse_chapter.json`` and computes its central setting live.
 ``all``
-    ``scale``, ``cost``, ``compare``, ``training``, ``discussion`` and ``hig_chapter``; ``--jobs 2`` runs the
+    ``scale``, ``cost``, ``compare``, ``training``, ``discussion``, ``hig_chapter`` and
+    ``inverse_chapter``; ``--jobs 2`` runs the
     parts in parallel processes.  Writes ``all.json`` with the headline
     numbers and the run time of every part.
 
@@ -72,7 +78,7 @@ __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
            "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion",
-           "HIG_CHAPTER_SCHEMA", "run_hig_chapter"]
+           "HIG_CHAPTER_SCHEMA", "run_hig_chapter", "INVERSE_CHAPTER_SCHEMA", "run_inverse_chapter"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
@@ -85,6 +91,7 @@ TRAINING_SCHEMA = "companion.bench.training/1"
 ALL_SCHEMA = "companion.bench.all/1"
 DISCUSSION_SCHEMA = "companion.bench.discussion/1"
 HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
+INVERSE_CHAPTER_SCHEMA = "companion.bench.inverse_chapter/1"
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -668,6 +675,42 @@ def hig_chapter(args: argparse.Namespace) -> dict:
     return run_hig_chapter(quick=args.quick, out=args.out)
 
 
+# --------------------------------------------------------------------------- inverse_chapter
+def _plot_inverse_chapter(document: dict, path: str) -> None:
+    from .experiments import inverse_problems as inv
+
+    fig = _figure((10, 3.8))
+    axes = fig.subplots(1, 2)
+    results = document["results"]
+    inv.plot_scaling(axes[0], results["pendulum"], "T", "iterations")
+    axes[0].set_xlabel("time span T (pendulum chain)")
+    heat_n = [r for r in results["heat"] if r["nu_t"] == 1e-3] or results["heat"]
+    inv.plot_scaling(axes[1], heat_n, "n", "iterations")
+    axes[1].set_xlabel("grid size n (heat, nu t = 1e-3)")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_inverse_chapter(quick: bool = False, out: str = "bench_results",
+                        log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``inverse_chapter``; write ``inverse_chapter.json`` and ``.png`` into ``out``; return the JSON document."""
+    from .experiments import inverse_problems as inv
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    results = inv.scaling_runs(quick=quick)  # compare_methods times with one BLAS thread
+    document = {"schema": INVERSE_CHAPTER_SCHEMA, "command": "inverse_chapter", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [inv.SCALING["pendulum"]["seed"], inv.SCALING["heat"]["seed"]],
+                "settings": inv.SCALING, "results": results}
+    return _write(document, out, "inverse_chapter", _plot_inverse_chapter, start, log)
+
+
+@subcommand("inverse_chapter", "the scaling studies of the Physical inverse problems chapter", _quick_arguments)
+def inverse_chapter(args: argparse.Namespace) -> dict:
+    """The ``inverse_chapter`` subcommand."""
+    return run_inverse_chapter(quick=args.quick, out=args.out)
+
+
 # --------------------------------------------------------------------------- all
 def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
@@ -675,7 +718,7 @@ def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     if kind == "training":
         return run_training_module(name, quick, out)
     runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare, "discussion": run_discussion,
-              "hig_chapter": run_hig_chapter}[kind]
+              "hig_chapter": run_hig_chapter, "inverse_chapter": run_inverse_chapter}[kind]
     document = runner(quick=quick, out=out)
     return {"status": "ok", "runtime_seconds": time.perf_counter() - start, "document": document}
 
@@ -710,18 +753,19 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
 
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter`` and ``training``; write ``all.json`` with headlines and run times."""
+    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter``, ``inverse_chapter`` and ``training``; write ``all.json`` with headlines and run times."""
     from .experiments import benchmarks as bm
 
     log = log or _log_to_stderr
     start = time.perf_counter()
     # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
     parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("discussion", None),
-                                                                 ("hig_chapter", None), ("scale", None), ("cost", None)]
+                                                                 ("hig_chapter", None), ("inverse_chapter", None),
+                                                                 ("scale", None), ("cost", None)]
     results = _run_parts(parts, quick, out, jobs, log)
     training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
     training_doc = run_training(quick, out, log=log, records=training_records)
-    kinds = ("scale", "cost", "compare", "discussion", "hig_chapter")
+    kinds = ("scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter")
     documents = {kind: results[(kind, None)].get("document") for kind in kinds}
     runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in kinds}
     runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
@@ -745,7 +789,7 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare, discussion, hig_chapter and training (--jobs 2: in parallel processes)", _jobs_arguments)
+@subcommand("all", "scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel processes)", _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)
