@@ -158,18 +158,18 @@ def _check_common(document, schema, command):
 def test_all_quick_is_quick_and_writes_every_file(all_quick):
     out, seconds = all_quick
     assert seconds < 60, f"all --quick took {seconds:.1f} s"
-    for name in ("scale", "cost", "compare", "training", "discussion", "hig_chapter"):
+    for name in ("scale", "cost", "compare", "training", "discussion", "hig_chapter", "inverse_chapter"):
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
         text = (out / f"{name}.json").read_text()
         assert "NaN" not in text and "Infinity" not in text, name
     summary = _load(out, "all")
     assert summary["schema"] == bench.ALL_SCHEMA and summary["jobs"] == 2
-    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "hig_chapter", "training:sip",
-                                       "training:hig"}
+    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter",
+                                       "training:sip", "training:hig"}
     assert all(v in ("ok", "not available") for v in summary["status"].values()), summary["errors"]
     assert {"scale.json", "cost.json", "compare.json", "training.json", "discussion.json",
-            "hig_chapter.json"} <= set(summary["files"])
+            "hig_chapter.json", "inverse_chapter.json"} <= set(summary["files"])
     assert all(v is None or v >= 0 for v in summary["part_runtime_seconds"].values())
     headline = summary["headline"]
     assert set(headline) >= {"scale_deviation", "scale_iterations", "cost_exponent", "training"}
@@ -610,3 +610,36 @@ def test_committed_hig_chapter_results_are_what_the_chapter_prints():
             assert cells in outputs, (lam, method)
     for row in document["results"]["tau_batch"]["hig"]:
         assert "".join(f"{v:<12.3g}" for v in row) in outputs
+
+
+def test_inverse_chapter_quick_schema(all_quick):
+    from companion.experiments import inverse_problems as inv
+
+    out, _ = all_quick
+    d = _load(out, "inverse_chapter")
+    _check_common(d, bench.INVERSE_CHAPTER_SCHEMA, "inverse_chapter")
+    results = d["results"]
+    assert {r["method"] for r in results["pendulum"]} == set(METHODS) == {r["method"] for r in results["heat"]}
+    assert {r["T"] for r in results["pendulum"]} == {2.5} and {(r["n"], r["nu_t"]) for r in results["heat"]} == {(32, 1e-3)}
+    for row in results["pendulum"] + results["heat"]:
+        assert (row["iterations"] is None) == (not row["converged"]) and row["status"]
+    assert "PG" in inv.scaling_table(results["heat"], "n", "iterations")
+    with pytest.raises(ValueError, match="--quick"):
+        inv.load_scaling(out / "inverse_chapter.json")
+
+
+def test_committed_inverse_chapter_results_are_what_the_chapter_prints():
+    from companion.experiments import inverse_problems as inv
+
+    document = inv.load_scaling(REPO / "bench_results" / "inverse_chapter.json")
+    assert document["settings"]["pendulum"]["step_counts"] == list(inv.SCALING["pendulum"]["step_counts"])
+    assert [tuple(s) for s in document["settings"]["heat"]["settings"]] == list(inv.SCALING["heat"]["settings"])
+    source = _notebook_source("physical_inverse_problems")
+    assert "inv.load_scaling(" in source and "inv.pendulum_scaling(" not in source and "inv.heat_scaling(" not in source
+    outputs = "\n".join(_notebook_outputs("physical_inverse_problems"))
+    heat = document["results"]["heat"]
+    for row in heat:
+        if row["nu_t"] == 1e-3 and row["n"] == 32:  # x errors at n = 32 (a stored column of the table)
+            assert f"{row['x_error']:.3f}" in outputs
+    newton_32 = next(r for r in heat if r["method"] == "Newton" and r["n"] == 32)
+    assert f"n = 32: x error Newton {newton_32['x_error']:.2f}" in outputs
