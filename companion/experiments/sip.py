@@ -276,12 +276,12 @@ def _format_etas(etas: tuple) -> str:
 def format_sweep_table(rows: list) -> str:
     """The table of :func:`sweep_table` as aligned text (3 significant digits)."""
     table = sweep_table(rows)
-    width = max(7, max(len(_format_etas(t[2])) for t in table), max(len(_format_etas(t[5])) for t in table))
-    lines = [f"{'xi':>4} {'phi':>6} | {'eta SIP':>{width}} {'x-err SIP':>9} {'L SIP':>9} | "
-             f"{'eta Adam':>{width}} {'x-err Adam':>10} {'L Adam':>9} | {'Adam/SIP':>8}"]
+    widths = [max(minimum, *(len(_format_etas(t[k])) for t in table)) for minimum, k in ((7, 2), (8, 5))]
+    lines = [f"{'xi':>4} {'phi':>6} | {'eta SIP':>{widths[0]}} {'x-err SIP':>9} {'L SIP':>9} | "
+             f"{'eta Adam':>{widths[1]}} {'x-err Adam':>10} {'L Adam':>9} | {'Adam/SIP':>8}"]
     for xi, phi, es, xs, ls, ea, xa, la, ratio in table:
-        lines.append(f"{xi:4g} {phi:6.3f} | {_format_etas(es):>{width}} {xs:9.2e} {ls:9.2e} | "
-                     f"{_format_etas(ea):>{width}} {xa:10.2e} {la:9.2e} | {ratio:8.3g}")
+        lines.append(f"{xi:4g} {phi:6.3f} | {_format_etas(es):>{widths[0]}} {xs:9.2e} {ls:9.2e} | "
+                     f"{_format_etas(ea):>{widths[1]}} {xa:10.2e} {la:9.2e} | {ratio:8.3g}")
     return "\n".join(lines)
 
 
