@@ -552,6 +552,11 @@ def test_committed_sip_results_are_what_the_chapter_prints():
     table = sip.format_sweep_table(sip.bench_sweep(document))
     assert any(table in text for text in _notebook_outputs("sip")), "re-execute book/sip.ipynb after make bench"
     assert set(document["heat_chapter"]["methods"]) == {"SIP", "Adam", "supervised", "SIP (keep)"}
+    # the prose about the live configuration (xi = 32, phi = pi/4, first seed): no rate rescues Adam,
+    # and its best rate is the smallest of the grid
+    live = sip.bench_entry(document, 32.0, math.pi / 4, document["seeds"][0])
+    assert min(live["Adam"]["sweep_x_errors"]) > 10 * live["SIP"]["x_error"]
+    assert live["Adam"]["eta_nn"] == min(document["settings"]["sine"]["etas"]) and live["Adam"]["at_edge_of_grid"]
 
 
 def test_heat_comparison_rates_per_method():
