@@ -753,7 +753,10 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
 
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter``, ``inverse_chapter`` and ``training``; write ``all.json`` with headlines and run times."""
+    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter``, ``inverse_chapter`` and ``training``.
+
+    Writes ``all.json`` with the headlines and the run time of every part.
+    """
     from .experiments import benchmarks as bm
 
     log = log or _log_to_stderr
@@ -789,7 +792,8 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel processes)", _jobs_arguments)
+@subcommand("all", "scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel processes)",
+            _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)

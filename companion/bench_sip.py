@@ -150,7 +150,10 @@ def _heat(config: dict, seeds: Sequence[int], log) -> tuple[list, dict]:
 
 
 def _heat_chapter(config: dict, log) -> dict:
-    """The learning-rate sweep of experiment (b) at the chapter's sizes (one seed); the chapter re-runs the best rates."""
+    """The learning-rate sweep of experiment (b) at the chapter's sizes (one seed).
+
+    ``book/sip.ipynb`` re-runs only each method's best rate.
+    """
     from .experiments import sip
 
     t0 = time.perf_counter()

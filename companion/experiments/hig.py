@@ -796,7 +796,7 @@ def _check_problems(problems: Sequence[str]) -> None:
 
 
 def discussion_single(problem: str, method: str, eta: float, *, steps_factor: int = 1) -> MethodRun:
-    r"""One run of :func:`discussion_runs`: ``method`` (``"adam"``, ``"gn"``, ``"hig"`` or ``"sip"``) at the rate ``eta``.
+    r"""One run of :func:`discussion_runs`: ``method`` (``"adam"``, ``"gn"``, ``"hig"``, ``"sip"``) at rate ``eta``.
 
     Same model, start, data, mini-batches and options as there; ``steps_factor`` multiplies the
     budget of steps (the ``equal_time`` runs use the problem's ``time_factor``).  A reader re-runs
@@ -852,7 +852,7 @@ def discussion_to_document(runs: dict) -> dict:
 
 
 def discussion_from_document(document: dict) -> dict:
-    """The ``results`` of ``discussion.json`` (``python -m companion.bench discussion``) in the shape of :func:`discussion_runs`."""
+    """The ``results`` of ``discussion.json`` (``python -m companion.bench discussion``), shaped as :func:`discussion_runs`."""
     return {"equal_steps": {p: {k: method_run_from_dict(r) for k, r in m.items()}
                             for p, m in document["equal_steps"].items()},
             "equal_time": {p: {k: method_run_from_dict(r) for k, r in m.items()}

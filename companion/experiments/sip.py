@@ -325,7 +325,7 @@ def bench_sweep(document: dict) -> list:
 
 
 def bench_entry(document: dict, xi: float, phi: float, seed: int) -> dict:
-    r"""The stored run of one seed at :math:`(\xi, \varphi)` (``phi`` matched to 1e-9) from a :func:`load_bench` document."""
+    r"""The stored run of one seed at :math:`(\xi, \varphi)` (``phi`` to 1e-9) in a :func:`load_bench` document."""
     for entry in document["sine"]["runs"]:
         if entry["seed"] == seed and entry["xi"] == xi and abs(entry["phi"] - phi) < 1e-9:
             return entry
