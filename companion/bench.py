@@ -36,8 +36,24 @@ returns the JSON document.  New subcommands register themselves in
     Runs the SIP and HIG benchmarks (:mod:`companion.bench_sip`,
     :mod:`companion.bench_hig`; a module that is missing is recorded as "not
     available") and summarises them against Adam and Gauss-Newton.
+``discussion``
+    The side-by-side runs of the chapter *Discussion* (Adam, Gauss-Newton, HIG
+    and SIP on the toy, the 2-D problem and the oscillators, each with its best
+    rate from a sweep, and Adam and SIP with more steps), with their loss
+    curves; the chapter reads ``discussion.json`` and re-runs one entry.
+    ``--quick`` runs the toy only.
+``hig_chapter``
+    The step-size sweeps of the chapter *Half-inverse gradients* (the toy for
+    both output scales, the oscillators) and its :math:`(\tau, b)` grids; the
+    chapter reads ``hig_chapter.json`` and re-runs only the best rates.
+``inverse_chapter``
+    The scaling studies of the chapter *Physical inverse problems* (the pendulum
+    chain for longer time spans, the heat equation for other diffusivities and
+    grids), every method with its step-size sweeps; the chapter reads
+    ``inverse_chapter.json`` and computes its central setting live.
 ``all``
-    ``scale``, ``cost``, ``compare`` and ``training``; ``--jobs 2`` runs the
+    ``scale``, ``cost``, ``compare``, ``training``, ``discussion``, ``hig_chapter`` and
+    ``inverse_chapter``; ``--jobs 2`` runs the
     parts in parallel processes.  Writes ``all.json`` with the headline
     numbers and the run time of every part.
 
@@ -61,7 +77,8 @@ from typing import Callable, Optional, Sequence
 __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
-           "run_training", "run_all"]
+           "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion",
+           "HIG_CHAPTER_SCHEMA", "run_hig_chapter", "INVERSE_CHAPTER_SCHEMA", "run_inverse_chapter"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
@@ -72,6 +89,9 @@ SCALE_SCHEMA = "companion.bench.scale/1"
 COST_SCHEMA = "companion.bench.cost/1"
 TRAINING_SCHEMA = "companion.bench.training/1"
 ALL_SCHEMA = "companion.bench.all/1"
+DISCUSSION_SCHEMA = "companion.bench.discussion/1"
+HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
+INVERSE_CHAPTER_SCHEMA = "companion.bench.inverse_chapter/1"
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -567,13 +587,138 @@ def training(args: argparse.Namespace) -> dict:
     return run_training(quick=args.quick, out=args.out, jobs=args.jobs)
 
 
+# --------------------------------------------------------------------------- discussion
+def discussion_settings(quick: bool = False) -> dict:
+    """The problems and settings of ``discussion`` (those of :data:`companion.experiments.hig.DISCUSSION`).
+
+    >>> discussion_settings(quick=True)["problems"]
+    ['toy']
+    """
+    from .experiments import hig as ex
+
+    problems = ["toy"] if quick else list(ex.DISCUSSION)
+    return {"problems": problems, "per_problem": {p: ex.DISCUSSION[p] for p in problems},
+            "batch_size": {"toy": ex.TOY["batch_size"], "oscillators": ex.OSC["batch_size"]}, "quick": bool(quick)}
+
+
+def _plot_discussion(document: dict, path: str) -> None:
+    from .experiments import hig as ex
+
+    runs = ex.discussion_from_document(document["results"])
+    fig = _figure((10, 3.4))
+    axes = fig.subplots(1, len(runs["equal_steps"]), squeeze=False)[0]
+    ex.plot_discussion(axes, runs["equal_steps"])
+    fig.suptitle("companion.bench discussion: loss at equal steps, each method at its best rate", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_discussion(quick: bool = False, out: str = "bench_results",
+                   log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``discussion``; write ``discussion.json`` and ``discussion.png`` into ``out``; return the JSON document."""
+    from .experiments import hig as ex
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    settings = discussion_settings(quick)
+    runs = ex.discussion_runs(problems=settings["problems"])
+    document = {"schema": DISCUSSION_SCHEMA, "command": "discussion", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [], "settings": settings,
+                "results": ex.discussion_to_document(runs)}
+    return _write(document, out, "discussion", _plot_discussion, start, log)
+
+
+@subcommand("discussion", "Adam, Gauss-Newton, HIG and SIP side by side (the Discussion chapter)", _quick_arguments)
+def discussion(args: argparse.Namespace) -> dict:
+    """The ``discussion`` subcommand."""
+    return run_discussion(quick=args.quick, out=args.out)
+
+
+# --------------------------------------------------------------------------- hig_chapter
+def _plot_hig_chapter(document: dict, path: str) -> None:
+    import numpy as np
+
+    fig = _figure((10, 3.4))
+    axes = fig.subplots(1, 3)
+    results = document["results"]
+    panels = [(results["toy"][key], f"toy, lambda = {key}") for key in results["toy"]]
+    panels.append((results["oscillators"], "oscillators"))
+    for ax, (sweeps, title) in zip(axes, panels):
+        for method, record in sweeps.items():
+            etas = [row[0] for row in record["table"]]
+            losses = [np.nan if row[1] is None else row[1] for row in record["table"]]
+            ax.loglog(etas, losses, "o-", label=method)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step size eta")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("final loss")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_hig_chapter(quick: bool = False, out: str = "bench_results",
+                    log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``hig_chapter``; write ``hig_chapter.json`` and ``hig_chapter.png`` into ``out``; return the JSON document."""
+    from .experiments import hig as ex
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    results = ex.hig_chapter_runs(quick=quick)
+    document = {"schema": HIG_CHAPTER_SCHEMA, "command": "hig_chapter", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [], "settings": results.pop("settings"), "results": results}
+    return _write(document, out, "hig_chapter", _plot_hig_chapter, start, log)
+
+
+@subcommand("hig_chapter", "the step-size sweeps and (tau, b) grids of the HIG chapter", _quick_arguments)
+def hig_chapter(args: argparse.Namespace) -> dict:
+    """The ``hig_chapter`` subcommand."""
+    return run_hig_chapter(quick=args.quick, out=args.out)
+
+
+# --------------------------------------------------------------------------- inverse_chapter
+def _plot_inverse_chapter(document: dict, path: str) -> None:
+    from .experiments import inverse_problems as inv
+
+    fig = _figure((10, 3.8))
+    axes = fig.subplots(1, 2)
+    results = document["results"]
+    inv.plot_scaling(axes[0], results["pendulum"], "T", "iterations")
+    axes[0].set_xlabel("time span T (pendulum chain)")
+    heat_n = [r for r in results["heat"] if r["nu_t"] == 1e-3] or results["heat"]
+    inv.plot_scaling(axes[1], heat_n, "n", "iterations")
+    axes[1].set_xlabel("grid size n (heat, nu t = 1e-3)")
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def run_inverse_chapter(quick: bool = False, out: str = "bench_results",
+                        log: Optional[Callable[[str], None]] = None) -> dict:
+    """Run ``inverse_chapter``; write ``inverse_chapter.json`` and ``.png`` into ``out``; return the JSON document."""
+    from .experiments import inverse_problems as inv
+
+    log = log or _log_to_stderr
+    start = time.perf_counter()
+    results = inv.scaling_runs(quick=quick)  # compare_methods times with one BLAS thread
+    document = {"schema": INVERSE_CHAPTER_SCHEMA, "command": "inverse_chapter", "quick": bool(quick), "date": _now(),
+                "machine": machine_info(), "seeds": [inv.SCALING["pendulum"]["seed"], inv.SCALING["heat"]["seed"]],
+                "settings": inv.SCALING, "results": results}
+    return _write(document, out, "inverse_chapter", _plot_inverse_chapter, start, log)
+
+
+@subcommand("inverse_chapter", "the scaling studies of the Physical inverse problems chapter", _quick_arguments)
+def inverse_chapter(args: argparse.Namespace) -> dict:
+    """The ``inverse_chapter`` subcommand."""
+    return run_inverse_chapter(quick=args.quick, out=args.out)
+
+
 # --------------------------------------------------------------------------- all
 def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
     start = time.perf_counter()
     if kind == "training":
         return run_training_module(name, quick, out)
-    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare}[kind]
+    runner = {"scale": run_scale, "cost": run_cost, "compare": run_compare, "discussion": run_discussion,
+              "hig_chapter": run_hig_chapter, "inverse_chapter": run_inverse_chapter}[kind]
     document = runner(quick=quick, out=out)
     return {"status": "ok", "runtime_seconds": time.perf_counter() - start, "document": document}
 
@@ -608,23 +753,29 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
 
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare`` and ``training``; write ``all.json`` with headlines and run times."""
+    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter``, ``inverse_chapter`` and ``training``.
+
+    Writes ``all.json`` with the headlines and the run time of every part.
+    """
     from .experiments import benchmarks as bm
 
     log = log or _log_to_stderr
     start = time.perf_counter()
     # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
-    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("scale", None), ("cost", None)]
+    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("discussion", None),
+                                                                 ("hig_chapter", None), ("inverse_chapter", None),
+                                                                 ("scale", None), ("cost", None)]
     results = _run_parts(parts, quick, out, jobs, log)
     training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
     training_doc = run_training(quick, out, log=log, records=training_records)
-    documents = {kind: results[(kind, None)].get("document") for kind in ("scale", "cost", "compare")}
-    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in ("scale", "cost", "compare")}
+    kinds = ("scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter")
+    documents = {kind: results[(kind, None)].get("document") for kind in kinds}
+    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in kinds}
     runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
-    statuses = {kind: results[(kind, None)]["status"] for kind in ("scale", "cost", "compare")}
+    statuses = {kind: results[(kind, None)]["status"] for kind in kinds}
     statuses.update({f"training:{name}": r["status"] for name, r in training_records.items()})
     errors = {key: results[part].get("error") for key, part in
-              [("scale", ("scale", None)), ("cost", ("cost", None)), ("compare", ("compare", None))]
+              [(kind, (kind, None)) for kind in kinds]
               + [(f"training:{n}", ("training", n)) for n in TRAINING_MODULES]}
     document = {
         "schema": ALL_SCHEMA, "command": "all", "quick": bool(quick), "date": _now(), "machine": machine_info(),
@@ -641,7 +792,8 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare and training (--jobs 2: in parallel processes)", _jobs_arguments)
+@subcommand("all", "scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel processes)",
+            _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)

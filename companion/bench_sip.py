@@ -15,7 +15,10 @@ more iterations, a wider learning-rate sweep and several seeds
     plus the measured cost of one SIP and one Adam iteration;
 ``heat``
     the noisy heat equation: SIP, Adam through the physics and supervised, each
-    tuned, and the number of iterations SIP needs to reach Adam's final x-error.
+    tuned, and the number of iterations SIP needs to reach Adam's final x-error;
+``heat_chapter``
+    the learning-rate sweep of experiment (b) at the chapter's own sizes (one
+    seed): ``book/sip.ipynb`` re-runs only each method's best rate.
 
 Writes ``sip.json`` (settings, seeds, machine and library versions, results,
 the measured targets) and ``sip.png`` into ``--out`` and returns the document.
@@ -52,6 +55,8 @@ def settings(quick: bool) -> dict:
                      "adam_factor": 2, "samples": 128, "test": 64, "sizes": [2, 32, 32, 2], "batch_size": 32},
             "heat": {"n": 16, "nu_t": 2e-3, "noise": 1e-3, "samples": 128, "test": 32, "hidden": [32],
                      "etas": [3e-3], "iterations": 60, "eval_every": 10, "batch_size": 32},
+            "heat_chapter": {"n": 16, "nu_t": 2e-3, "noise": 1e-3, "samples": 128, "test": 32, "hidden": [32],
+                             "etas": [3e-3, 1e-2], "iterations": 60, "eval_every": 10, "batch_size": 32, "seed": 0},
             "cost_repeats": 1,
         }
     return {
@@ -61,6 +66,8 @@ def settings(quick: bool) -> dict:
                  "samples": 512, "test": 256, "sizes": [2, 32, 32, 2], "batch_size": 32},
         "heat": {"n": 64, "nu_t": 5e-4, "noise": 1e-3, "samples": 1024, "test": 256, "hidden": [64, 64],
                  "etas": [3e-4, 1e-3, 3e-3, 1e-2], "iterations": 1500, "eval_every": 25, "batch_size": 32},
+        "heat_chapter": {"n": 32, "nu_t": 2e-3, "noise": 1e-3, "samples": 512, "test": 128, "hidden": [64, 64],
+                         "etas": [1e-3, 3e-3, 1e-2], "iterations": 1000, "eval_every": 10, "batch_size": 32, "seed": 0},
         "cost_repeats": 3,
     }
 
@@ -142,6 +149,26 @@ def _heat(config: dict, seeds: Sequence[int], log) -> tuple[list, dict]:
     return out, curves
 
 
+def _heat_chapter(config: dict, log) -> dict:
+    """The learning-rate sweep of experiment (b) at the chapter's sizes (one seed).
+
+    ``book/sip.ipynb`` re-runs only each method's best rate.
+    """
+    from .experiments import sip
+
+    t0 = time.perf_counter()
+    task = sip.heat_task(config["n"], config["nu_t"], noise=config["noise"], samples=config["samples"],
+                         test=config["test"], seed=config["seed"])
+    runs = sip.heat_comparison(task, etas=config["etas"], iterations=config["iterations"], hidden=config["hidden"],
+                               eval_every=config["eval_every"], batch_size=config["batch_size"], seed=config["seed"] + 1)
+    methods = {name: {"eta_nn": tuned.best_eta, "etas": list(tuned.etas), "sweep_x_errors": list(tuned.finals),
+                      "at_edge_of_grid": tuned.at_edge, "x_error": tuned.best.final_x_error,
+                      "y_error": tuned.best.final_y_error}
+               for name, tuned in runs.items()}
+    log(f"heat (chapter sizes): {time.perf_counter() - t0:6.1f} s")
+    return {"cutoff": task.cutoff, "methods": methods}
+
+
 def _plot(document: dict, path: Path) -> None:
     import numpy as np
     from matplotlib.figure import Figure
@@ -191,6 +218,7 @@ def run(quick: bool, out: Path, *, log=None) -> dict:
     setup = sip.sine_setup(max(s["xis"]), max(s["phis"]), samples=s["samples"], test=s["test"], seed=0)
     cost = sip.cost_ratio(setup, iterations=s["iterations"], repeats=config["cost_repeats"], sizes=s["sizes"])
     heat, curves = _heat(config["heat"], config["seeds"], log)
+    heat_chapter = _heat_chapter(config["heat_chapter"], log)
     largest = max(s["xis"])
     at_largest = [r for r in summary if r["xi"] == largest]
     document = {
@@ -203,6 +231,7 @@ def run(quick: bool, out: Path, *, log=None) -> dict:
         "settings": config,
         "sine": {"summary": summary, "runs": raw, "cost_per_iteration": cost},
         "heat": {"runs": heat, "curves_first_seed": curves},
+        "heat_chapter": heat_chapter,
         "targets": {
             "sine_largest_xi": largest,
             "sine_median_x_error_ratio_at_largest_xi_by_phi": {f"{r['phi']:.4f}": r["median_ratio"] for r in at_largest},

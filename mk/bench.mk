@@ -1,14 +1,17 @@
 # Benchmarks (issue 8), included by the Makefile.
 #
 #   make bench        measure every rule: python -m companion.bench all --jobs $(BENCH_JOBS)
-#                     (scale-invariance, cost against size, the optimiser comparison and the
-#                     SIP / HIG training benchmarks); writes JSON + PNG into $(BENCH_OUT),
+#                     (scale-invariance, cost against size, the optimiser comparison, the
+#                     SIP / HIG training benchmarks and the stored sweeps of the chapters:
+#                     discussion, hig_chapter); writes JSON + PNG into $(BENCH_OUT),
 #                     about 6-8 minutes on 2 cores.  Commit the results: book/benchmarks.ipynb
-#                     shows them (re-execute it after a new run).
+#                     shows them, and book/sip.ipynb (sip.json), book/hig.ipynb (hig_chapter.json)
+#                     and book/discussion.ipynb (discussion.json) read their sweeps from them
+#                     (re-execute these after a new run).
 #   make bench-quick  the same with reduced sizes into $(BENCH_QUICK_OUT), under a minute
 #                     (a smoke test; it never touches the committed results)
 #
-# One part alone: $(BIN)/python -m companion.bench scale|cost|training|compare [--quick] [--out DIR]
+# One part alone: $(BIN)/python -m companion.bench scale|cost|training|compare|discussion|hig_chapter [--quick] [--out DIR]
 
 .PHONY: bench bench-quick
 

@@ -158,16 +158,18 @@ def _check_common(document, schema, command):
 def test_all_quick_is_quick_and_writes_every_file(all_quick):
     out, seconds = all_quick
     assert seconds < 60, f"all --quick took {seconds:.1f} s"
-    for name in ("scale", "cost", "compare", "training"):
+    for name in ("scale", "cost", "compare", "training", "discussion", "hig_chapter", "inverse_chapter"):
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
         text = (out / f"{name}.json").read_text()
         assert "NaN" not in text and "Infinity" not in text, name
     summary = _load(out, "all")
     assert summary["schema"] == bench.ALL_SCHEMA and summary["jobs"] == 2
-    assert set(summary["status"]) == {"scale", "cost", "compare", "training:sip", "training:hig"}
+    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter",
+                                       "training:sip", "training:hig"}
     assert all(v in ("ok", "not available") for v in summary["status"].values()), summary["errors"]
-    assert {"scale.json", "cost.json", "compare.json", "training.json"} <= set(summary["files"])
+    assert {"scale.json", "cost.json", "compare.json", "training.json", "discussion.json",
+            "hig_chapter.json", "inverse_chapter.json"} <= set(summary["files"])
     assert all(v is None or v >= 0 for v in summary["part_runtime_seconds"].values())
     headline = summary["headline"]
     assert set(headline) >= {"scale_deviation", "scale_iterations", "cost_exponent", "training"}
@@ -443,3 +445,207 @@ def test_exercise_extrapolate_against_closed_form():
     assert out["predicted"] == pytest.approx(3e-9 * 4096**2.5, rel=1e-9)
     with pytest.raises(ValueError):
         bm.exercise_extrapolate([256, 512], [1.0, None], 1024)
+
+
+# --------------------------------------------------------------------------- the chapters read the stored results
+def _notebook_outputs(name: str) -> list:
+    """The text output of every code cell of book/<name>.ipynb (as committed, executed top to bottom)."""
+    notebook = json.loads((REPO / "book" / f"{name}.ipynb").read_text())
+    return ["".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
+            for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def _notebook_source(name: str) -> str:
+    notebook = json.loads((REPO / "book" / f"{name}.ipynb").read_text())
+    return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
+
+
+def test_discussion_quick_schema_and_best_runs(all_quick):
+    from companion.experiments import hig as ex
+
+    out, _ = all_quick
+    d = _load(out, "discussion")
+    _check_common(d, bench.DISCUSSION_SCHEMA, "discussion")
+    assert d["settings"]["problems"] == ["toy"]
+    runs = ex.discussion_from_document(d["results"])
+    assert set(runs["equal_steps"]) == {"toy"} and runs["factors"] == {"toy": ex.DISCUSSION["toy"]["time_factor"]}
+    for key, r in runs["equal_steps"]["toy"].items():
+        grid = ex.DISCUSSION["toy"]["etas"][key]
+        assert r.best_eta in grid and [e for e, _ in r.table] == list(grid)
+        finite = [f for _, f in r.table if math.isfinite(f)]
+        assert r.final_loss == min(finite) and r.final_loss == r.losses[-1]
+        assert r.ms_per_step > 0 and r.iterations[-1] == ex.DISCUSSION["toy"]["steps"]
+    # the live re-run of one stored entry gives the stored loss (same start, data and batches)
+    gn = runs["equal_steps"]["toy"]["gn"]
+    assert ex.discussion_single("toy", "gn", gn.best_eta).final_loss == pytest.approx(gn.final_loss, rel=1e-9)
+    with pytest.raises(ValueError, match="no local inverse"):
+        ex.discussion_single("oscillators", "sip", 0.1)
+    with pytest.raises(ValueError, match="problems must be"):
+        ex.discussion_runs(problems=("toys",))
+
+
+def test_method_run_round_trip_keeps_nan():
+    from companion.experiments import hig as ex
+
+    run = ex.MethodRun("HIG", 0.3, 0.5, 1.25, ((0.1, 0.7), (1.0, float("nan"))), np.array([0, 10]),
+                       np.array([1.0, 0.5]), np.array([0.0, 0.01]))
+    stored = json.loads(json.dumps(bench._clean(ex.method_run_to_dict(run)), allow_nan=False))
+    back = ex.method_run_from_dict(stored)
+    assert back.table[0] == (0.1, 0.7) and math.isnan(back.table[1][1])
+    assert back.method == "HIG" and back.best_eta == 0.3 and back.final_loss == 0.5
+    np.testing.assert_array_equal(back.losses, run.losses)
+
+
+def test_committed_discussion_results_are_what_the_chapter_prints():
+    from companion.experiments import hig as ex
+
+    document = ex.load_discussion(REPO / "bench_results" / "discussion.json")
+    assert document["quick"] is False and document["settings"]["problems"] == list(ex.DISCUSSION)
+    runs = ex.discussion_from_document(document["results"])
+    source = _notebook_source("discussion")
+    assert "ex.load_discussion(" in source and "ex.discussion_runs(" not in source
+    table_output = next(text for text in _notebook_outputs("discussion") if "loss, equal steps" in text)
+    for problem, method, eta, loss, _, _ in ex.discussion_table(runs):
+        assert f"{problem:12s} {method:13s} {eta:9.3g} {loss:18.3g}" in table_output, (problem, method)
+
+
+def test_load_discussion_names_the_fix(tmp_path):
+    from companion.experiments import hig as ex
+
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        ex.load_discussion(tmp_path / "discussion.json")
+    (tmp_path / "discussion.json").write_text(json.dumps({"schema": "something else"}))
+    with pytest.raises(ValueError, match="expected 'companion.bench.discussion/1'"):
+        ex.load_discussion(tmp_path / "discussion.json")
+
+
+def test_sip_bench_sweep_from_the_quick_run(all_quick):
+    from companion.experiments import sip
+
+    out, _ = all_quick
+    d = json.loads((out / "sip.json").read_text())
+    s = d["settings"]["sine"]
+    rows = sip.bench_sweep(d)
+    assert len(rows) == len(s["xis"]) * len(s["phis"])
+    for row in rows:
+        entries = [sip.bench_entry(d, row["xi"], row["phi"], seed) for seed in d["seeds"]]
+        for name in ("SIP", "Adam"):
+            assert row[name]["etas"] == tuple(e[name]["eta_nn"] for e in entries)
+            assert row[name]["x_error"] == pytest.approx(np.median([e[name]["x_error"] for e in entries]))
+    assert "Adam/SIP" in sip.format_sweep_table(rows)
+    with pytest.raises(KeyError, match="no stored run"):
+        sip.bench_entry(d, 3.0, 0.0, 0)
+    chapter = d["heat_chapter"]
+    assert set(chapter["methods"]) == {"SIP", "Adam", "supervised", "SIP (keep)"}
+    for name, m in chapter["methods"].items():
+        assert m["eta_nn"] in m["etas"] and m["x_error"] == min(m["sweep_x_errors"])
+    with pytest.raises(ValueError, match="--quick"):
+        sip.load_bench(out / "sip.json")
+
+
+def test_committed_sip_results_are_what_the_chapter_prints():
+    from companion.experiments import sip
+
+    document = sip.load_bench(REPO / "bench_results" / "sip.json")
+    source = _notebook_source("sip")
+    assert "sip.load_bench(" in source and "sip.sine_sweep(" not in source
+    table = sip.format_sweep_table(sip.bench_sweep(document))
+    assert any(table in text for text in _notebook_outputs("sip")), "re-execute book/sip.ipynb after make bench"
+    assert set(document["heat_chapter"]["methods"]) == {"SIP", "Adam", "supervised", "SIP (keep)"}
+    # the prose about the live configuration (xi = 32, phi = pi/4, first seed): no rate rescues Adam,
+    # and its best rate is the smallest of the grid
+    live = sip.bench_entry(document, 32.0, math.pi / 4, document["seeds"][0])
+    assert min(live["Adam"]["sweep_x_errors"]) > 10 * live["SIP"]["x_error"]
+    assert live["Adam"]["eta_nn"] == min(document["settings"]["sine"]["etas"]) and live["Adam"]["at_edge_of_grid"]
+
+
+def test_heat_comparison_rates_per_method():
+    from companion.experiments import sip
+
+    task = sip.heat_task(8, 2e-3, samples=16, test=8, seed=0)
+    runs = sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,), "supervised": (1e-3, 1e-2)},
+                               iterations=4, hidden=(8,), eval_every=2, batch_size=8)
+    assert runs["SIP"].best_eta == 1e-2 and runs["Adam"].etas == (3e-3,) and runs["supervised"].etas == (1e-3, 1e-2)
+    assert runs["SIP (keep)"].best_eta == 1e-2
+    with pytest.raises(KeyError, match="supervised"):
+        sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,)}, iterations=4, hidden=(8,), batch_size=8)
+
+
+def test_hig_chapter_quick_schema_and_replay(all_quick):
+    from companion.experiments import hig as ex
+
+    out, _ = all_quick
+    d = _load(out, "hig_chapter")
+    _check_common(d, bench.HIG_CHAPTER_SCHEMA, "hig_chapter")
+    results, settings = d["results"], d["settings"]
+    assert set(results["toy"]) == {f"{lam:g}" for lam in ex.HIG_CHAPTER["lams"]}
+    for sweeps in [*results["toy"].values(), results["oscillators"]]:
+        assert set(sweeps) == {"adam", "gn", "hig"}
+        for method, record in sweeps.items():
+            finite = [f for _, f, _ in record["table"] if f is not None and math.isfinite(f)]
+            best = dict((e, f) for e, f, _ in record["table"])[record["best_eta"]]
+            assert record["method"] == method and best == min(finite)
+    grid = np.array(results["tau_batch"]["hig"])
+    assert grid.shape == (len(settings["taus"]), len(settings["batch_sizes"]))
+    assert results["tau_batch"]["gn_eta"] == results["toy"]["0.01"]["gn"]["best_eta"]
+    # re-running only the stored best rates gives the stored best losses and keeps the stored table
+    stored = results["toy"]["0.01"]
+    replayed = ex.toy_comparison(0.01, steps=settings["toy_steps"], stored=stored)
+    for method, s in replayed.items():
+        assert s.best_eta == stored[method]["best_eta"] and len(s.results) == 1
+        assert s.table() == [tuple(row) for row in stored[method]["table"]]
+        assert s.best.fun == pytest.approx(dict((e, f) for e, f, _ in s.table())[s.best_eta], rel=1e-9)
+    with pytest.raises(ValueError, match="method 'gn', not 'hig'"):
+        ex.best_of_stored(None, None, None, None, "hig", stored["gn"])
+    with pytest.raises(KeyError, match="no sweep of 'hig'"):
+        ex.toy_comparison(0.01, steps=2, stored={"adam": stored["adam"], "gn": stored["gn"]})
+
+
+def test_committed_hig_chapter_results_are_what_the_chapter_prints():
+    from companion.experiments import hig as ex
+
+    document = ex.load_hig_chapter(REPO / "bench_results" / "hig_chapter.json")
+    assert document["settings"]["toy_steps"] == ex.TOY["steps"] and document["settings"]["osc_steps"] == ex.OSC["steps"]
+    source = _notebook_source("hig")
+    assert "ex.load_hig_chapter(" in source and "stored=chapter" in source
+    outputs = "\n".join(_notebook_outputs("hig"))
+    for lam, sweeps in document["results"]["toy"].items():
+        for method, record in sweeps.items():
+            cells = "  ".join(f"{e:g}: {f:.3g}" for e, f, _ in record["table"])
+            assert cells in outputs, (lam, method)
+    for row in document["results"]["tau_batch"]["hig"]:
+        assert "".join(f"{v:<12.3g}" for v in row) in outputs
+
+
+def test_inverse_chapter_quick_schema(all_quick):
+    from companion.experiments import inverse_problems as inv
+
+    out, _ = all_quick
+    d = _load(out, "inverse_chapter")
+    _check_common(d, bench.INVERSE_CHAPTER_SCHEMA, "inverse_chapter")
+    results = d["results"]
+    assert {r["method"] for r in results["pendulum"]} == set(METHODS) == {r["method"] for r in results["heat"]}
+    assert {r["T"] for r in results["pendulum"]} == {2.5}
+    assert {(r["n"], r["nu_t"]) for r in results["heat"]} == {(32, 1e-3)}
+    for row in results["pendulum"] + results["heat"]:
+        assert (row["iterations"] is None) == (not row["converged"]) and row["status"]
+    assert "PG" in inv.scaling_table(results["heat"], "n", "iterations")
+    with pytest.raises(ValueError, match="--quick"):
+        inv.load_scaling(out / "inverse_chapter.json")
+
+
+def test_committed_inverse_chapter_results_are_what_the_chapter_prints():
+    from companion.experiments import inverse_problems as inv
+
+    document = inv.load_scaling(REPO / "bench_results" / "inverse_chapter.json")
+    assert document["settings"]["pendulum"]["step_counts"] == list(inv.SCALING["pendulum"]["step_counts"])
+    assert [tuple(s) for s in document["settings"]["heat"]["settings"]] == list(inv.SCALING["heat"]["settings"])
+    source = _notebook_source("physical_inverse_problems")
+    assert "inv.load_scaling(" in source and "inv.pendulum_scaling(" not in source and "inv.heat_scaling(" not in source
+    outputs = "\n".join(_notebook_outputs("physical_inverse_problems"))
+    heat = document["results"]["heat"]
+    for row in heat:
+        if row["nu_t"] == 1e-3 and row["n"] == 32:  # x errors at n = 32 (a stored column of the table)
+            assert f"{row['x_error']:.3f}" in outputs
+    newton_32 = next(r for r in heat if r["method"] == "Newton" and r["n"] == 32)
+    assert f"n = 32: x error Newton {newton_32['x_error']:.2f}" in outputs

@@ -40,6 +40,11 @@ __all__ = [
     "SATURATION_THRESHOLD",
     "Sweep",
     "sweep",
+    "sweep_to_dict",
+    "best_of_stored",
+    "HIG_CHAPTER",
+    "hig_chapter_runs",
+    "load_hig_chapter",
     "family_steps",
     "toy_data",
     "toy_model",
@@ -60,6 +65,13 @@ __all__ = [
     "output_step_ratios",
     "hig_step_gram",
     "summary_rows",
+    "discussion_single",
+    "method_run_to_dict",
+    "method_run_from_dict",
+    "discussion_to_document",
+    "discussion_from_document",
+    "load_discussion",
+    "plot_discussion",
     "DISCUSSION",
     "MethodRun",
     "REQUIREMENTS",
@@ -100,9 +112,12 @@ class Sweep:
     results: tuple
     best_eta: float
     best: hig.TrainResult
+    stored_table: tuple = ()  # rows of a stored sweep of which only the best rate was re-run
 
     def table(self) -> list:
-        """Rows ``(eta, final loss, status name)``."""
+        """Rows ``(eta, final loss, status name)`` (of the stored sweep, if the sweep was re-run from one)."""
+        if self.stored_table:
+            return [tuple(row) for row in self.stored_table]
         return [(float(e), r.fun, r.status_name) for e, r in zip(self.etas, self.results)]
 
 
@@ -122,6 +137,35 @@ def sweep(model, theta0, inputs, targets, method: str, etas: Sequence[float], **
     finals = [r.fun if np.isfinite(r.fun) else np.inf for r in results]
     best = int(np.argmin(finals))
     return Sweep(method, etas, tuple(results), etas[best], results[best])
+
+
+def sweep_to_dict(result: Sweep) -> dict:
+    """A :class:`Sweep` as a JSON-ready record: its method, grid, table and best rate (not the runs)."""
+    return {"method": result.method, "etas": [float(e) for e in result.etas], "best_eta": float(result.best_eta),
+            "table": [[float(e), float(f), status] for e, f, status in result.table()]}
+
+
+def best_of_stored(model, theta0, inputs, targets, method: str, stored: dict, **options) -> Sweep:
+    """Re-run only the best rate of a stored sweep (:func:`sweep_to_dict`); the other rates' rows come from ``stored``.
+
+    With the options of the stored sweep the run is the stored best run; :meth:`Sweep.table`
+    returns the stored rows.  ``options`` go to :func:`companion.hig.train`.
+    """
+    if stored.get("method") != method:
+        raise ValueError(f"the stored sweep is of method {stored.get('method')!r}, not {method!r}")
+    best_eta = float(stored["best_eta"])
+    with hig.one_blas_thread():
+        best = hig.train(model, theta0, inputs, targets, method=method, eta=best_eta, **options)
+    table = tuple((float(e), float("nan") if f is None else float(f), status) for e, f, status in stored["table"])
+    return Sweep(method, tuple(float(e) for e in stored["etas"]), (best,), best_eta, best, table)
+
+
+def _sweep_or_replay(model, theta0, inputs, targets, method, etas, stored, **options) -> Sweep:
+    if stored is None:
+        return sweep(model, theta0, inputs, targets, method, etas, **options)
+    if method not in stored:
+        raise KeyError(f"stored has no sweep of {method!r}; it holds {sorted(stored)}")
+    return best_of_stored(model, theta0, inputs, targets, method, stored[method], **options)
 
 
 # --------------------------------------------------------------------------- the family
@@ -176,17 +220,19 @@ def toy_theta0(seed: int = TOY["seed"], sizes: tuple = TOY["sizes"]) -> np.ndarr
 def toy_comparison(lam: float, *, etas: Dict[str, Sequence[float]] = TOY_ETAS, steps: int = TOY["steps"],
                    batch_size: int = TOY["batch_size"], tau: float = TOY["tau"], seed: int = TOY["seed"],
                    batch_seed: int = TOY["batch_seed"], n: int = TOY["n"],
-                   eval_every: int = TOY["eval_every"], max_time=None) -> Dict[str, Sweep]:
+                   eval_every: int = TOY["eval_every"], max_time=None,
+                   stored: Optional[dict] = None) -> Dict[str, Sweep]:
     r"""Adam, Gauss-Newton and HIG on the toy with output scale ``lam``, each with its best :math:`\eta`.
 
     Same initial parameters (``seed``), data, mini-batches (``batch_seed``) and
     budget for every run; parameters are kept at the evaluation points (for
-    :func:`saturation_history`).
+    :func:`saturation_history`).  ``stored`` (``{method: sweep_to_dict(...)}``, e.g. from
+    ``python -m companion.bench hig_chapter``): re-run only each stored best rate.
     """
     model = toy_model(lam)
     inputs, targets = toy_data(n)
     theta0 = toy_theta0(seed)
-    return {method: sweep(model, theta0, inputs, targets, method, etas[method], steps=steps,
+    return {method: _sweep_or_replay(model, theta0, inputs, targets, method, etas[method], stored, steps=steps,
                           batch_size=batch_size, tau=tau, rng=batch_seed, eval_every=eval_every,
                           keep_params=True, max_time=max_time)
             for method in hig.METHODS}
@@ -388,12 +434,16 @@ def oscillator_data(n: int = OSC["n"], seed: int = OSC["seed"]) -> np.ndarray:
 def oscillator_comparison(*, etas: Dict[str, Sequence[float]] = OSC_ETAS, steps: int = OSC["steps"],
                           batch_size: int = OSC["batch_size"], tau: float = OSC["tau"], seed: int = OSC["seed"],
                           batch_seed: int = OSC["batch_seed"], n: int = OSC["n"],
-                          eval_every: int = OSC["eval_every"], max_time=None, **physics) -> Dict[str, Sweep]:
-    r"""Adam, Gauss-Newton and HIG on the control task :math:`\min \tfrac12 |s_T - s_0|^2`, each with its best :math:`\eta`."""
+                          eval_every: int = OSC["eval_every"], max_time=None, stored: Optional[dict] = None,
+                          **physics) -> Dict[str, Sweep]:
+    r"""Adam, Gauss-Newton and HIG on the control task :math:`\min \tfrac12 |s_T - s_0|^2`, each with its best :math:`\eta`.
+
+    ``stored`` (``{method: sweep_to_dict(...)}``): re-run only each stored best rate.
+    """
     model = oscillator_model(**physics)
     states = oscillator_data(n, seed)
     theta0 = model.init(np.random.default_rng(seed + 1))
-    return {method: sweep(model, theta0, states, states, method, etas[method], steps=steps,
+    return {method: _sweep_or_replay(model, theta0, states, states, method, etas[method], stored, steps=steps,
                           batch_size=batch_size, tau=tau, rng=batch_seed, eval_every=eval_every, max_time=max_time)
             for method in hig.METHODS}
 
@@ -466,6 +516,54 @@ def hig_step_gram(jacobian, grad_y, *, eta: float = 1.0, tau: float = 1e-6) -> n
     weights = np.zeros_like(eigenvalues)
     weights[keep] = eigenvalues[keep] ** -0.75
     return -eta * (A.T @ (u @ (weights * (u.T @ g))))
+
+
+# --------------------------------------------------------------------------- the chapter's stored sweeps
+#: The sweeps of the chapter that ``python -m companion.bench hig_chapter`` stores (the chapter re-runs the best rates).
+HIG_CHAPTER = {"lams": (1.0, 0.01), "taus": (1e-6, 1e-4, 1e-2), "batch_sizes": (16, 64, 256), "grid_eta": 0.3,
+               "grid_steps": 200}
+
+
+def hig_chapter_runs(*, quick: bool = False) -> dict:
+    r"""The toy sweeps for every :math:`\lambda`, the oscillators' sweeps and the :math:`(\tau, b)` grids, JSON-ready.
+
+    ``quick``: a few steps of each (for tests).  Returns ``{"toy": {lam: {method: sweep}}, "oscillators":
+    {method: sweep}, "tau_batch": {"hig": rows, "gn": rows, "gn_eta": ...}, "settings": ...}``.
+    """
+    toy_steps, osc_steps, grid_steps = (20, 10, 10) if quick else (TOY["steps"], OSC["steps"], HIG_CHAPTER["grid_steps"])
+    toy = {f"{lam:g}": {m: sweep_to_dict(s) for m, s in toy_comparison(lam, steps=toy_steps).items()}
+           for lam in HIG_CHAPTER["lams"]}
+    osc = {m: sweep_to_dict(s) for m, s in oscillator_comparison(steps=osc_steps).items()}
+    gn_eta = toy["0.01"]["gn"]["best_eta"]
+    options = dict(taus=HIG_CHAPTER["taus"], steps=grid_steps)
+    grid = tau_batch_grid(batch_sizes=HIG_CHAPTER["batch_sizes"], eta=HIG_CHAPTER["grid_eta"], **options)
+    gn_grid = tau_batch_grid(batch_sizes=(64,), eta=gn_eta, method="gn", **options)
+    settings = dict(HIG_CHAPTER, toy_steps=toy_steps, osc_steps=osc_steps, grid_steps=grid_steps,
+                    toy_etas=TOY_ETAS, osc_etas=OSC_ETAS)
+    return {"settings": settings, "toy": toy, "oscillators": osc,
+            "tau_batch": {"hig": grid.tolist(), "gn": gn_grid.tolist(), "gn_eta": gn_eta}}
+
+
+def load_hig_chapter(path) -> dict:
+    """The document that ``python -m companion.bench hig_chapter`` wrote (``bench_results/hig_chapter.json``).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
+    """
+    import json
+    from pathlib import Path
+
+    from ..bench import HIG_CHAPTER_SCHEMA
+
+    path = Path(path)
+    fix = "run `make bench` (or `python -m companion.bench hig_chapter --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no HIG chapter results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != HIG_CHAPTER_SCHEMA:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {HIG_CHAPTER_SCHEMA!r}; {fix}")
+    if document.get("quick"):
+        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
+    return document
 
 
 # --------------------------------------------------------------------------- discussion
@@ -642,7 +740,7 @@ def _best_and_below(etas, best) -> tuple:
     return tuple(etas[max(i - 1, 0):i + 1])
 
 
-def discussion_runs(*, sip: Optional[bool] = None) -> dict:
+def discussion_runs(*, sip: Optional[bool] = None, problems: Sequence[str] = tuple(DISCUSSION)) -> dict:
     r"""The measurements of the discussion chapter on the toy (:math:`\lambda = 0.01`), the 2-D problem and the oscillators.
 
     Returns ``{"equal_steps": {problem: {method: MethodRun}}, "equal_time": {...}, "factors": {...}}``.
@@ -650,11 +748,15 @@ def discussion_runs(*, sip: Optional[bool] = None) -> dict:
     ``equal_time``: Adam and SIP again with their best rate and ``time_factor`` times as many
     steps (about the cost ratio of a HIG step to an Adam step).  SIP runs where the problem has a
     local inverse (toy, 2-D problem) and :mod:`companion.training` exists (``sip=None``: if it
-    exists); the oscillators' control problem has no inverse simulator.
+    exists); the oscillators' control problem has no inverse simulator.  ``problems`` selects
+    some of ``"toy"``, ``"sine"``, ``"oscillators"`` (all by default).
     """
+    _check_problems(problems)
     sip = sip_available() if sip is None else bool(sip)
     equal_steps, equal_time, factors = {}, {}, {}
     for name, problem in _problems(sip).items():
+        if name not in problems:
+            continue
         settings = DISCUSSION[name]
         etas = settings["etas"]
         options = problem["options"]
@@ -685,6 +787,115 @@ def discussion_runs(*, sip: Optional[bool] = None) -> dict:
             longer["sip"] = _from_training(long_best, long_table)
         equal_steps[name], equal_time[name], factors[name] = runs, longer, factor
     return {"equal_steps": equal_steps, "equal_time": equal_time, "factors": factors, "sip": sip}
+
+
+def _check_problems(problems: Sequence[str]) -> None:
+    unknown = sorted(set(problems) - set(DISCUSSION))
+    if unknown or not problems:
+        raise ValueError(f"problems must be a non-empty selection of {list(DISCUSSION)}, got {list(problems)}")
+
+
+def discussion_single(problem: str, method: str, eta: float, *, steps_factor: int = 1) -> MethodRun:
+    r"""One run of :func:`discussion_runs`: ``method`` (``"adam"``, ``"gn"``, ``"hig"``, ``"sip"``) at rate ``eta``.
+
+    Same model, start, data, mini-batches and options as there; ``steps_factor`` multiplies the
+    budget of steps (the ``equal_time`` runs use the problem's ``time_factor``).  A reader re-runs
+    one entry of the stored comparison with it.
+    """
+    _check_problems((problem,))
+    steps_factor = check_int(steps_factor, "steps_factor", minimum=1)
+    setups = _problems(sip_available())
+    if problem not in setups:
+        raise ValueError(f"the {problem} problem needs companion.training, which is not importable here")
+    setup = setups[problem]
+    options = dict(setup["options"], steps=steps_factor * setup["options"]["steps"],
+                   eval_every=steps_factor * setup["options"]["eval_every"])
+    if method == "sip":
+        if setup["sip"] is None:
+            raise ValueError(f"the {problem} problem has no local inverse simulator: SIP does not run on it")
+        physics, data = setup["sip"]
+        best, table = _sip_sweep(setup["model"].network, setup["theta0"], physics, data, (float(eta),),
+                                 steps=options["steps"], batch_size=options["batch_size"], batch_seed=options["rng"],
+                                 eval_every=options["eval_every"])
+        return _from_training(best, table)
+    if method not in hig.METHODS:
+        raise ValueError(f"method must be one of {list(hig.METHODS) + ['sip']}, got {method!r}")
+    return _from_sweep(sweep(setup["model"], setup["theta0"], setup["inputs"], setup["targets"], method,
+                             (float(eta),), **options))
+
+
+def method_run_to_dict(run: MethodRun) -> dict:
+    """A :class:`MethodRun` as JSON-ready lists and numbers (the inverse of :func:`method_run_from_dict`)."""
+    return {"method": run.method, "best_eta": float(run.best_eta), "final_loss": float(run.final_loss),
+            "ms_per_step": float(run.ms_per_step), "table": [[float(e), float(f)] for e, f in run.table],
+            "iterations": np.asarray(run.iterations).tolist(), "losses": np.asarray(run.losses, float).tolist(),
+            "times": np.asarray(run.times, float).tolist()}
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)  # JSON stores NaN and inf as null
+
+
+def method_run_from_dict(entry: dict) -> MethodRun:
+    """The :class:`MethodRun` stored by :func:`method_run_to_dict` (``null`` losses read back as NaN)."""
+    return MethodRun(entry["method"], float(entry["best_eta"]), _number(entry["final_loss"]),
+                     float(entry["ms_per_step"]), tuple((float(e), _number(f)) for e, f in entry["table"]),
+                     np.asarray(entry["iterations"]), np.array([_number(v) for v in entry["losses"]]),
+                     np.array([_number(v) for v in entry["times"]]))
+
+
+def discussion_to_document(runs: dict) -> dict:
+    """The result of :func:`discussion_runs` as JSON-ready dicts (see :func:`discussion_from_document`)."""
+    return {"equal_steps": {p: {k: method_run_to_dict(r) for k, r in m.items()} for p, m in runs["equal_steps"].items()},
+            "equal_time": {p: {k: method_run_to_dict(r) for k, r in m.items()} for p, m in runs["equal_time"].items()},
+            "factors": dict(runs["factors"]), "sip": bool(runs["sip"])}
+
+
+def discussion_from_document(document: dict) -> dict:
+    """The ``results`` of ``discussion.json`` (``python -m companion.bench discussion``), shaped as :func:`discussion_runs`."""
+    return {"equal_steps": {p: {k: method_run_from_dict(r) for k, r in m.items()}
+                            for p, m in document["equal_steps"].items()},
+            "equal_time": {p: {k: method_run_from_dict(r) for k, r in m.items()}
+                           for p, m in document["equal_time"].items()},
+            "factors": {p: int(f) for p, f in document["factors"].items()}, "sip": bool(document["sip"])}
+
+
+def load_discussion(path) -> dict:
+    """The document that ``python -m companion.bench discussion`` wrote (``bench_results/discussion.json``).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
+    """
+    import json
+    from pathlib import Path
+
+    from ..bench import DISCUSSION_SCHEMA
+
+    path = Path(path)
+    fix = "run `make bench` (or `python -m companion.bench discussion --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no discussion results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != DISCUSSION_SCHEMA:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {DISCUSSION_SCHEMA!r}; {fix}")
+    missing = sorted(set(DISCUSSION) - set(document["results"]["equal_steps"]))
+    if missing:
+        raise ValueError(f"{path} lacks the problems {missing} (a --quick run?); {fix}")
+    return document
+
+
+def plot_discussion(axes, equal_steps: dict, titles: Optional[dict] = None) -> None:
+    """Loss against iteration of every method, one axis per problem (SIP dashed)."""
+    from ..plots import color_of
+
+    titles = titles or {}
+    for ax, (problem, methods) in zip(axes, equal_steps.items()):
+        for key, r in methods.items():
+            ax.semilogy(r.iterations, r.losses, color=color_of(r.method), label=r.method,
+                        ls="--" if key == "sip" else "-")
+        ax.set_title(titles.get(problem, problem))
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("loss $L$")
 
 
 def discussion_table(runs: dict) -> list:

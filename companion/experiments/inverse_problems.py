@@ -60,6 +60,9 @@ __all__ = [
     "format_table",
     "pendulum_scaling",
     "heat_scaling",
+    "SCALING",
+    "scaling_runs",
+    "load_scaling",
     "fit_versus_truth",
     "error_history",
     "speedup",
@@ -486,6 +489,51 @@ def heat_scaling(settings: Sequence[tuple[int, float]], *, seed: int = 1, steps:
         for row in result_rows(results):
             rows.append({"problem": "heat", **task.scale, **row})
     return rows
+
+
+#: The scaling studies of the chapter: the pendulum chain for longer spans, the heat equation for
+#: other diffusivities and grids (``python -m companion.bench inverse_chapter`` stores them).
+SCALING = {
+    "pendulum": {"step_counts": (25, 100), "n": 4, "dt": 0.1, "seed": 0, "steps": 60, "max_time": 10.0, "repeats": 2},
+    "heat": {"settings": ((64, 1e-4), (64, 1e-2), (32, 1e-3), (128, 1e-3), (256, 1e-3)), "seed": 1, "steps": 200,
+             "max_time": 10.0, "repeats": 2},
+}
+
+
+def scaling_runs(*, quick: bool = False) -> dict:
+    """The rows of :func:`pendulum_scaling` and :func:`heat_scaling` with the settings :data:`SCALING`.
+
+    ``quick``: one setting of each with a few steps (for tests).  Returns ``{"pendulum": rows, "heat": rows}``.
+    """
+    pendulum, heat = dict(SCALING["pendulum"]), dict(SCALING["heat"])
+    if quick:
+        pendulum.update(step_counts=(25,), steps=10, repeats=1)
+        heat.update(settings=((32, 1e-3),), steps=10, repeats=1)
+    counts = pendulum.pop("step_counts")
+    settings = heat.pop("settings")
+    return {"pendulum": pendulum_scaling(counts, **pendulum), "heat": heat_scaling(settings, **heat)}
+
+
+def load_scaling(path) -> dict:
+    """The document that ``python -m companion.bench inverse_chapter`` wrote (``bench_results/inverse_chapter.json``).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
+    """
+    import json
+    from pathlib import Path
+
+    from ..bench import INVERSE_CHAPTER_SCHEMA
+
+    path = Path(path)
+    fix = "run `make bench` (or `python -m companion.bench inverse_chapter --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no scaling results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != INVERSE_CHAPTER_SCHEMA:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {INVERSE_CHAPTER_SCHEMA!r}; {fix}")
+    if document.get("quick"):
+        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
+    return document
 
 
 def scaling_table(rows: Sequence[dict], key: str, quantity: str = "iterations", *, fmt: str = "{:d}",

@@ -10,8 +10,10 @@ differentiable physics, and supervised training on the true states.
 
 * **(a)** the 2-D problem :math:`P(x) = (\sin(\hat x_1)/\xi,\ \hat x_2\,\xi)`,
   :math:`\hat x = R_\varphi x`, over the conditioning :math:`\xi` and the
-  coupling angle :math:`\varphi` (:func:`sine_sweep`), and the cost of one
-  iteration (:func:`cost_ratio`);
+  coupling angle :math:`\varphi` (:func:`sine_sweep`; the chapter reads the sweep
+  that ``python -m companion.bench_sip`` stored, :func:`load_bench`,
+  :func:`bench_sweep`, :func:`bench_entry`), and the cost of one iteration
+  (:func:`cost_ratio`);
 * **(b)** the heat equation on a periodic grid with noisy observations and a
   regularised inverse (:func:`heat_task`, :func:`heat_comparison`);
 * **(c)** when SIP *is* supervised training (:func:`caveat`);
@@ -23,8 +25,10 @@ Every function is pure; seeds are passed in explicitly.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import NamedTuple, Optional, Sequence
+from pathlib import Path
+from typing import Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -56,6 +60,9 @@ __all__ = [
     "sine_sweep",
     "sweep_table",
     "format_sweep_table",
+    "load_bench",
+    "bench_sweep",
+    "bench_entry",
     "cost_ratio",
     "HeatTask",
     "heat_task",
@@ -231,28 +238,99 @@ def sine_sweep(xis: Sequence[float], phis: Sequence[float], *, etas: Sequence[fl
     return rows
 
 
+def _summary_row(row: dict) -> dict:
+    """A row of :func:`sine_sweep` as plain numbers: per method the best rate, its x-error and the lowest loss."""
+    out = {"xi": row["xi"], "phi": row["phi"]}
+    for name in ("SIP", "Adam"):
+        tuned = row[name]
+        out[name] = {"etas": (tuned.best_eta,), "x_error": tuned.best.final_x_error, "loss": tuned.best_y_error}
+    out["ratio"] = out["Adam"]["x_error"] / out["SIP"]["x_error"]
+    return out
+
+
+def _summary_rows(rows: list) -> list:
+    """Rows of :func:`sine_sweep` (tuned runs) or of :func:`bench_sweep` (plain numbers) as plain numbers."""
+    return [row if "ratio" in row else _summary_row(row) for row in rows]
+
+
 def sweep_table(rows: list) -> list:
     """Rows ``(xi, phi, eta_SIP, x-error SIP, L SIP, eta_Adam, x-error Adam, L Adam, ratio of x-errors)``.
 
-    The x-errors are those of the best rate (by x-error); each ``L`` is the lowest final loss of its
-    method's sweep, so that neither column handicaps a method by the other's criterion.
+    ``rows`` come from :func:`sine_sweep` or :func:`bench_sweep`.  The x-errors are those of the
+    best rate (by x-error); each ``L`` is the lowest final loss of its method's sweep, so that
+    neither column handicaps a method by the other's criterion.  From :func:`bench_sweep` every
+    entry is a median over seeds and each ``eta`` the tuple of the seeds' best rates.
     """
     table = []
-    for row in rows:
+    for row in _summary_rows(rows):
         sip, adam = row["SIP"], row["Adam"]
-        table.append((row["xi"], row["phi"], sip.best_eta, sip.best.final_x_error, sip.best_y_error,
-                      adam.best_eta, adam.best.final_x_error, adam.best_y_error,
-                      adam.best.final_x_error / sip.best.final_x_error))
+        table.append((row["xi"], row["phi"], sip["etas"], sip["x_error"], sip["loss"],
+                      adam["etas"], adam["x_error"], adam["loss"], row["ratio"]))
     return table
+
+
+def _format_etas(etas: tuple) -> str:
+    return "/".join(f"{e:.0e}" for e in etas)
 
 
 def format_sweep_table(rows: list) -> str:
     """The table of :func:`sweep_table` as aligned text (3 significant digits)."""
-    lines = [f"{'xi':>4} {'phi':>6} | {'eta SIP':>7} {'x-err SIP':>9} {'L SIP':>9} | "
-             f"{'eta Adam':>8} {'x-err Adam':>10} {'L Adam':>9} | {'Adam/SIP':>8}"]
-    for xi, phi, es, xs, ls, ea, xa, la, ratio in sweep_table(rows):
-        lines.append(f"{xi:4g} {phi:6.3f} | {es:7.0e} {xs:9.2e} {ls:9.2e} | {ea:8.0e} {xa:10.2e} {la:9.2e} | {ratio:8.3g}")
+    table = sweep_table(rows)
+    widths = [max(minimum, *(len(_format_etas(t[k])) for t in table)) for minimum, k in ((7, 2), (8, 5))]
+    lines = [f"{'xi':>4} {'phi':>6} | {'eta SIP':>{widths[0]}} {'x-err SIP':>9} {'L SIP':>9} | "
+             f"{'eta Adam':>{widths[1]}} {'x-err Adam':>10} {'L Adam':>9} | {'Adam/SIP':>8}"]
+    for xi, phi, es, xs, ls, ea, xa, la, ratio in table:
+        lines.append(f"{xi:4g} {phi:6.3f} | {_format_etas(es):>{widths[0]}} {xs:9.2e} {ls:9.2e} | "
+                     f"{_format_etas(ea):>{widths[1]}} {xa:10.2e} {la:9.2e} | {ratio:8.3g}")
     return "\n".join(lines)
+
+
+def load_bench(path) -> dict:
+    """The document that ``python -m companion.bench_sip`` wrote (``bench_results/sip.json``).
+
+    Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
+    """
+    from ..bench_sip import SCHEMA
+
+    path = Path(path)
+    fix = "run `make bench` (or `python -m companion.bench_sip --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no SIP benchmark results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != SCHEMA:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {SCHEMA!r}; {fix}")
+    if document.get("quick"):
+        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
+    return document
+
+
+def bench_sweep(document: dict) -> list:
+    r"""Experiment (a) from a :func:`load_bench` document: one row per :math:`(\xi, \varphi)`, medians over seeds.
+
+    Each row holds ``xi``, ``phi``, per method (``"SIP"``, ``"Adam"``) the median final x-error
+    ``x_error`` and median lowest loss ``loss`` over the seeds and the seeds' best rates ``etas``,
+    and the median over seeds of the ratio of the x-errors ``ratio`` (Adam over SIP).
+    """
+    runs = document["sine"]["runs"]
+    rows = []
+    for summary in document["sine"]["summary"]:
+        members = sorted((r for r in runs if r["xi"] == summary["xi"] and r["phi"] == summary["phi"]),
+                         key=lambda r: r["seed"])
+        row = {"xi": summary["xi"], "phi": summary["phi"], "ratio": summary["median_ratio"]}
+        for name in ("SIP", "Adam"):
+            row[name] = {"etas": tuple(m[name]["eta_nn"] for m in members),
+                         "x_error": summary[f"median_x_error_{name}"], "loss": summary[f"median_loss_{name}"]}
+        rows.append(row)
+    return rows
+
+
+def bench_entry(document: dict, xi: float, phi: float, seed: int) -> dict:
+    r"""The stored run of one seed at :math:`(\xi, \varphi)` (``phi`` to 1e-9) in a :func:`load_bench` document."""
+    for entry in document["sine"]["runs"]:
+        if entry["seed"] == seed and entry["xi"] == xi and abs(entry["phi"] - phi) < 1e-9:
+            return entry
+    raise KeyError(f"no stored run for xi={xi:g}, phi={phi:.4f}, seed={seed}; the benchmark's grid is "
+                   f"xis={document['settings']['sine']['xis']}, seeds={document['seeds']}")
 
 
 def cost_ratio(setup: SineSetup, *, iterations: int = 300, repeats: int = 3, sizes: Sequence[int] = SINE_SIZES,
@@ -310,21 +388,29 @@ def heat_task(n: int = 32, nu_t: float = 2e-3, *, noise: float = 1e-3, samples: 
                     data.subset(slice(0, samples)), data.subset(slice(samples, None)))
 
 
-def heat_comparison(task: HeatTask, *, etas: Sequence[float] = HEAT_ETAS, iterations: int = 1000,
+def heat_comparison(task: HeatTask, *, etas=HEAT_ETAS, iterations: int = 1000,
                     hidden: Sequence[int] = (64, 64), eval_every: int = 20, batch_size: int = 32,
                     seed: int = 1) -> dict:
     r"""Experiment (b): SIP, Adam through the physics and supervised training, each tuned over ``etas``.
 
+    ``etas`` is one sequence of rates for all three methods, or a mapping ``{"SIP": ..., "Adam": ...,
+    "supervised": ...}`` of a sequence per method (e.g. the single best rate of a stored sweep).
     Also SIP with the inverse that keeps the unresolved modes at the guess
     (``"SIP (keep)"``, at SIP's tuned rate).  Returns ``{name: Tuned}``.
     """
+    methods = {"SIP": "sip", "Adam": "physics", "supervised": "supervised"}
+    if isinstance(etas, Mapping):
+        missing = sorted(set(methods) - set(etas))
+        if missing:
+            raise KeyError(f"etas has no rates for {missing}; give a sequence of rates per method "
+                           f"{sorted(methods)} or one sequence for all")
+        per_method = {name: etas[name] for name in methods}
+    else:
+        per_method = {name: etas for name in methods}
     sizes = (task.n, *hidden, task.n)
     options = dict(sizes=sizes, iterations=iterations, eval_every=eval_every, batch_size=batch_size, seed=seed)
-    out = {
-        "SIP": tune("sip", task.physics, task.train, task.test, etas, **options),
-        "Adam": tune("physics", task.physics, task.train, task.test, etas, **options),
-        "supervised": tune("supervised", task.physics, task.train, task.test, etas, **options),
-    }
+    out = {name: tune(method, task.physics, task.train, task.test, per_method[name], **options)
+           for name, method in methods.items()}
     out["SIP (keep)"] = tune("sip", task.physics_keep, task.train, task.test, (out["SIP"].best_eta,), **options)
     return out
 
@@ -457,17 +543,21 @@ def exercise_conditioning(xi: float, phi: float, x=(0.0, 0.0)) -> dict:
 
 # --------------------------------------------------------------------------- figures
 def plot_sweep(axes, rows: list) -> None:
-    r"""Final x-error (left) and loss :math:`L` (right) of SIP and Adam against :math:`\xi`, one line style per :math:`\varphi`."""
+    r"""Final x-error (left) and loss :math:`L` (right) of SIP and Adam against :math:`\xi`, one line style per :math:`\varphi`.
+
+    ``rows`` come from :func:`sine_sweep` or :func:`bench_sweep` (medians over seeds).
+    """
     from ..plots import color_of
 
+    rows = _summary_rows(rows)
     phis = sorted({row["phi"] for row in rows})
     styles = ["-", "--", ":", "-."]
     for j, phi in enumerate(phis):
-        sub = [row for row in rows if row["phi"] == phi]
+        sub = sorted((row for row in rows if row["phi"] == phi), key=lambda row: row["xi"])
         xis = [row["xi"] for row in sub]
         for name, marker in (("SIP", "o"), ("Adam", "v")):
-            x_err = [row[name].best.final_x_error for row in sub]
-            y_err = [row[name].best_y_error for row in sub]
+            x_err = [row[name]["x_error"] for row in sub]
+            y_err = [row[name]["loss"] for row in sub]
             label = rf"{name}, $\varphi$ = {phi:.3f}"
             axes[0].loglog(xis, x_err, styles[j % 4], marker=marker, color=color_of(name), label=label)
             axes[1].loglog(xis, y_err, styles[j % 4], marker=marker, color=color_of(name), label=label)
