@@ -14,12 +14,13 @@ a highlighted code block, on the page, in JupyterLab, on Colab and in the PDF al
 from __future__ import annotations
 
 import inspect
-import textwrap
 import numbers
+import textwrap
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["fmt", "Formatted", "show_source", "SourceCode"]
+__all__ = ["fmt", "Formatted", "show_source", "SourceCode", "results_file", "results_folder"]
 
 
 class Formatted(str):
@@ -99,3 +100,68 @@ def show_source(obj) -> SourceCode:
     if not (inspect.isfunction(obj) or inspect.isclass(obj) or inspect.ismethod(obj)):
         raise TypeError(f"show_source needs a function or class, got {type(obj).__name__}")
     return SourceCode(textwrap.dedent(inspect.getsource(obj)))
+
+
+def _repository_url() -> str:
+    """The repository of the installed package (``[project.urls] Repository`` in pyproject.toml)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("companion").get_all("Project-URL") or []
+    except PackageNotFoundError:  # pragma: no cover - companion imported from a source tree
+        entries = []
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "repository":
+            return url.strip().rstrip("/")
+    raise LookupError("the installed companion names no repository URL; run from a clone of the course")
+
+
+def results_file(name: str, folder="../bench_results", *, download=None) -> Path:
+    """The path of a committed benchmark result, ``bench_results/<name>``.
+
+    In a clone of the course (local, Binder, CI) it is the file next to ``book/``. Where the
+    file is missing (Colab installs only the package), it is downloaded once from the
+    release tag of this version of companion, ``<repository>/v<version>/bench_results/``,
+    into ``~/.cache/companion/<version>/``.
+
+    >>> results_file("sip.json", folder="bench_results").name
+    'sip.json'
+    """
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name:
+        raise ValueError(f"name must be a file name such as 'sip.json', got {name!r}")
+    local = Path(folder) / name
+    if local.exists():
+        return local
+    from . import __version__
+
+    cached = Path.home() / ".cache" / "companion" / __version__ / name
+    if cached.exists():
+        return cached
+    url = _repository_url().replace("https://github.com/", "https://raw.githubusercontent.com/")
+    url = f"{url}/v{__version__}/bench_results/{name}"
+    if download is None:
+        from urllib.request import urlretrieve as download
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        download(url, str(cached))
+    except Exception as exc:  # noqa: BLE001 - any network failure gets the same remedy
+        raise FileNotFoundError(
+            f"{local} is missing and {url} could not be fetched ({exc}); run the notebook from a clone "
+            f"of the course, or regenerate the results with `make bench`"
+        ) from exc
+    return cached
+
+
+def results_folder(names, folder="../bench_results", *, download=None) -> Path:
+    """A folder holding the benchmark results ``names``: ``folder`` in a clone of the course,
+    else the download cache of :func:`results_file`, into which each missing file is fetched.
+
+    >>> results_folder(["sip.json"], folder="bench_results").name
+    'bench_results'
+    """
+    local = Path(folder)
+    if local.is_dir():
+        return local
+    paths = [results_file(name, folder, download=download) for name in names]
+    return paths[0].parent

@@ -85,3 +85,27 @@ def test_only_github_urls_are_accepted(tmp_path, url):
     (root / "_config.yml").write_text(config.replace(f"url: {repository.repository_url(root)}", f"url: {url}"))
     with pytest.raises(SystemExit, match="OWNER/NAME"):
         repository.repository_url(root)
+
+
+def test_results_file_is_local_in_a_clone_and_fetched_from_the_release_tag_elsewhere(tmp_path, monkeypatch):
+    from companion import __version__
+    from companion.notebook import results_file
+
+    assert results_file("sip.json", folder=ROOT / "bench_results") == ROOT / "bench_results" / "sip.json"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    fetched = []
+
+    def download(url, target):
+        fetched.append(url)
+        Path(target).write_text("{}")
+
+    path = results_file("sip.json", folder=tmp_path / "nowhere", download=download)
+    assert path.read_text() == "{}" and path.parent == tmp_path / ".cache" / "companion" / __version__
+    assert fetched == [f"https://raw.githubusercontent.com/{repository.repository_slug()}/v{__version__}/bench_results/sip.json"]
+    assert results_file("sip.json", folder=tmp_path / "nowhere", download=None) == path  # cached: no fetch
+
+    def offline(url, target):
+        raise OSError("no network")
+
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        results_file("hig.json", folder=tmp_path / "nowhere", download=offline)
