@@ -21,7 +21,7 @@ PDF  := _build/latex/course.pdf
 
 tex-tools:
 	@command -v xelatex >/dev/null && command -v latexmk >/dev/null && command -v pdftotext >/dev/null \
-	  && fc-list 2>/dev/null | grep -q FreeSerif || { \
+	  && fc-list 2>/dev/null | grep FreeSerif >/dev/null || { \
 	  echo "== installing TeX (Debian packages: $(TEX_PACKAGES))"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	    --no-install-recommends $(TEX_PACKAGES); }
