@@ -226,7 +226,7 @@ def landscape(ax, problem: Problem, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0), *, resol
 
 def draw_paths(ax, problem: Problem, paths: Sequence[MinimizeResult], *, xlim=(-2.0, 2.0), ylim=(-2.0, 2.0),
                labels: Optional[Sequence[str]] = None, colors: Optional[Sequence[str]] = None,
-               linestyles: Optional[Sequence[str]] = None, resolution: int = 61, legend: bool = True,
+               linestyles: Optional[Sequence[str]] = None, resolution: int = 41, legend: bool = True,
                title: Optional[str] = None, minima=((0.0, 0.0),)):
     r"""The :func:`landscape` of :math:`\log_{10} L` with the paths in :math:`x` drawn on top.
 
