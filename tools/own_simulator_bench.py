@@ -83,6 +83,83 @@ def rule_sweeps(flight) -> dict:
     return out
 
 
+LOW, HIGH = np.array([20.0, 30.0, 15.0]), np.array([40.0, 60.0, 40.0])   # box of the true parameters
+SIZES = {"train": 32, "validation": 16, "test": 32}
+NETWORK = (3, 16, 3)
+ITERATIONS, BATCH = 40, 4
+SEEDS = (0, 1, 2, 3, 4)
+RATES = {"sip": [0.01, 0.03, 0.1], "physics": [0.003, 0.01, 0.03, 0.1]}
+INVERSE = {"damping": 1e-6, "reduction": 1e-6}
+
+
+def unit_free(flight):
+    """The simulator of the unit-free parameters :math:`z`, :math:`x = c + s z` (the box maps to [-1, 1])."""
+    centre, spread = (HIGH + LOW) / 2, (HIGH - LOW) / 2
+    return lambda z: flight(centre + spread * np.asarray(z))
+
+
+def training_data(flight, seed: int = 0):
+    """Train, validation and test sets: parameters uniform in the box, noise-free observations."""
+    from companion.training import Dataset, make_dataset, physics_from_problem
+
+    simulator = unit_free(flight)
+    problem = with_numerical_inverse(Problem.from_simulator(simulator, simulator(np.zeros(3)), n=3,
+                                                            name="ball (unit-free)", differences="complex"),
+                                     **INVERSE)
+    physics = physics_from_problem(problem)
+    rng = np.random.default_rng(seed)
+    truths = {k: rng.uniform(-1, 1, (size, 3)) for k, size in SIZES.items()}
+    train, normalise = make_dataset(physics, truths["train"])
+    sets = {"train": train}
+    for k in ("validation", "test"):
+        targets = simulator(truths[k])
+        sets[k] = Dataset(normalise(targets), targets, truths[k])
+    return problem, physics, sets
+
+
+def x_error(net, theta, data) -> float:
+    """Mean of :math:`\\tfrac12 |f(u_i) - z_i|^2` over ``data`` (unit-free parameters)."""
+    return float(np.mean(0.5 * np.sum((net.forward(theta, data.inputs) - data.truth) ** 2, axis=1)))
+
+
+def train_once(method, rate, seed, physics, sets):
+    """One run: ``ITERATIONS`` updates of Adam with rate ``rate`` on the SIP or physics gradient."""
+    from companion.nn import MLP
+    from companion.training import train
+
+    net = MLP(NETWORK)
+    theta0 = net.init(np.random.default_rng(100 + seed))
+    result = train(method, net, theta0, physics, sets["train"], iterations=ITERATIONS, batch_size=BATCH,
+                   rng=np.random.default_rng(200 + seed), eta_nn=rate, eval_every=ITERATIONS,
+                   fallback="ig" if method == "sip" else None)
+    return net, result
+
+
+def training_sweep(flight) -> dict:
+    """Rates chosen on the validation set (median over seeds), reported on the test set for every seed."""
+    problem, physics, sets = training_data(flight)
+    out = {"setup": {"low": LOW.tolist(), "high": HIGH.tolist(), "sizes": SIZES, "network": NETWORK,
+                     "iterations": ITERATIONS, "batch": BATCH, "seeds": SEEDS, "inverse": INVERSE}}
+    for method, rates in RATES.items():
+        runs = {}
+        for rate in rates:
+            runs[rate] = []
+            for seed in SEEDS:
+                net, result = train_once(method, rate, seed, physics, sets)
+                runs[rate].append({"validation": x_error(net, result.theta, sets["validation"]),
+                                   "test": x_error(net, result.theta, sets["test"]),
+                                   "seconds": float(result.time[-1]), "status": result.status_name,
+                                   "fallbacks": int(result.fallbacks)})
+                print(method, rate, seed, runs[rate][-1])
+        medians = [float(np.median([r["validation"] for r in runs[rate]])) for rate in rates]
+        best = int(np.argmin(medians))
+        out[method] = {"rates": rates, "validation_median": medians, "best_rate": rates[best],
+                       "best_inside_grid": 0 < best < len(rates) - 1, "runs": {str(k): v for k, v in runs.items()},
+                       "test": [r["test"] for r in runs[rates[best]]],
+                       "seconds": [r["seconds"] for r in runs[rates[best]]]}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["rules", "training", "all"], default="all")
@@ -93,7 +170,7 @@ def main() -> None:
     if args.part in ("rules", "all"):
         results["rules"] = rule_sweeps(flight)
         results["rules_setup"] = {"truth": TRUTH, "start": START, "steps": STEPS, "rtol": RTOL}
-    if args.part in ("training", "all") and "training_sweep" in globals():
+    if args.part in ("training", "all"):
         results["training"] = training_sweep(flight)
     OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {OUTPUT} in {time.perf_counter() - start:.0f} s")
