@@ -135,25 +135,33 @@ def train_once(method, rate, seed, physics, sets):
     return net, result
 
 
-def training_sweep(flight) -> dict:
+def training_sweep(flight, methods=tuple(RATES)) -> dict:
     """Rates chosen on the validation set (median over seeds), reported on the test set for every seed."""
     problem, physics, sets = training_data(flight)
     out = {"setup": {"low": LOW.tolist(), "high": HIGH.tolist(), "sizes": SIZES, "network": NETWORK,
                      "iterations": ITERATIONS, "batch": BATCH, "seeds": SEEDS, "inverse": INVERSE}}
-    for method, rates in RATES.items():
+    for method in methods:
+        rates = RATES[method]
         runs = {}
         for rate in rates:
             runs[rate] = []
             for seed in SEEDS:
-                net, result = train_once(method, rate, seed, physics, sets)
-                runs[rate].append({"validation": x_error(net, result.theta, sets["validation"]),
-                                   "test": x_error(net, result.theta, sets["test"]),
-                                   "seconds": float(result.time[-1]), "status": result.status_name,
-                                   "fallbacks": int(result.fallbacks)})
-                print(method, rate, seed, runs[rate][-1])
-        medians = [float(np.median([r["validation"] for r in runs[rate]])) for rate in rates]
+                try:
+                    net, result = train_once(method, rate, seed, physics, sets)
+                except ValueError as error:  # the network left the simulator's domain: a failed run, not a crash
+                    runs[rate].append({"validation": None, "test": None, "seconds": None,
+                                       "status": f"failed: {error}"[:300], "fallbacks": None})
+                else:
+                    runs[rate].append({"validation": x_error(net, result.theta, sets["validation"]),
+                                       "test": x_error(net, result.theta, sets["test"]),
+                                       "seconds": float(result.time[-1]), "status": result.status_name,
+                                       "fallbacks": int(result.fallbacks)})
+                print(method, rate, seed, runs[rate][-1], flush=True)
+        # a failed run counts as an infinite error; the rate with the lowest median wins
+        medians = [float(np.median([np.inf if r["validation"] is None else r["validation"] for r in runs[rate]]))
+                   for rate in rates]
         best = int(np.argmin(medians))
-        out[method] = {"rates": rates, "validation_median": medians, "best_rate": rates[best],
+        out[method] = {"rates": rates, "validation_median": [m if np.isfinite(m) else None for m in medians], "best_rate": rates[best],
                        "best_inside_grid": 0 < best < len(rates) - 1, "runs": {str(k): v for k, v in runs.items()},
                        "test": [r["test"] for r in runs[rates[best]]],
                        "seconds": [r["seconds"] for r in runs[rates[best]]]}
@@ -163,15 +171,20 @@ def training_sweep(flight) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["rules", "training", "all"], default="all")
+    parser.add_argument("--method", choices=list(RATES), nargs="*", default=list(RATES),
+                        help="training methods to run (several processes may run one each)")
     args = parser.parse_args()
     flight = simulator_from_notebook()["flight"]
-    results = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}
-    start = time.perf_counter()
+    start, new = time.perf_counter(), {}
     if args.part in ("rules", "all"):
-        results["rules"] = rule_sweeps(flight)
-        results["rules_setup"] = {"truth": TRUTH, "start": START, "steps": STEPS, "rtol": RTOL}
+        new["rules"] = rule_sweeps(flight)
+        new["rules_setup"] = {"truth": TRUTH, "start": START, "steps": STEPS, "rtol": RTOL}
     if args.part in ("training", "all"):
-        results["training"] = training_sweep(flight)
+        new["training"] = training_sweep(flight, args.method)
+    results = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}   # read late: other processes may have written
+    results.update({k: v for k, v in new.items() if k != "training"})
+    if "training" in new:
+        results.setdefault("training", {}).update(new["training"])
     OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {OUTPUT} in {time.perf_counter() - start:.0f} s")
 
