@@ -57,3 +57,12 @@ def test_stored_sweeps_choose_values_inside_their_grids():
     for name, sweep in stored["rules"].items():
         grid, best = sweep["grid"], sweep["best_eta"]
         assert best in grid and 0 < grid.index(best) < len(grid) - 1, name
+
+
+def test_stored_training_rates_are_inside_their_grids_and_complete():
+    training = json.loads(bench.OUTPUT.read_text())["training"]
+    for method in ("sip", "physics"):
+        stored = training[method]
+        best = stored["rates"].index(stored["best_rate"])
+        assert 0 < best < len(stored["rates"]) - 1, method
+        assert len(stored["test"]) == len(training["setup"]["seeds"]), method
