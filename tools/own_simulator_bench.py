@@ -1,0 +1,193 @@
+"""Step-size sweeps and training runs of the chapter "Your own simulator" (book/own_simulator.ipynb).
+
+Usage: PYTHONPATH=$PWD OPENBLAS_NUM_THREADS=1 python tools/own_simulator_bench.py [--part rules|training|all]
+
+The simulator is the notebook's cell tagged ``own-simulator`` (one implementation: the
+chapter's), executed here.  Writes ``bench_results/own_simulator.json``:
+
+* ``rules``: for every rule the grid of step sizes, the loss and iterations of each run and
+  the best value (fewest steps to the tolerance, else the lowest final loss), with a flag
+  saying whether it lies strictly inside the grid;
+* ``training``: see :func:`training_sweep`.
+
+The chapter reads the chosen values from the JSON, so that it executes in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from companion import Problem, rules
+from companion.inverse import with_numerical_inverse
+from companion.tuning import log_grid, sweep_step_size, iterations_to_tolerance
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "book" / "own_simulator.ipynb"
+OUTPUT = ROOT / "bench_results" / "own_simulator.json"
+
+TRUTH = (30.0, 50.0, 20.0)      # speed m/s, angle deg, terminal speed m/s
+START = (25.0, 40.0, 25.0)
+STEPS = 40
+RTOL = 1e-16                     # stop once L <= RTOL * L(x0)
+
+RULES = {
+    "gd": (rules.gd, log_grid(1e-3, 1.0, per_decade=2)),
+    "adam": (rules.adam, log_grid(1e-2, 10.0, per_decade=2)),
+    "gauss_newton": (rules.gauss_newton, [0.5, 0.7, 1.0, 1.4]),
+    "levenberg_marquardt": (rules.levenberg_marquardt, [0.5, 0.7, 1.0, 1.4]),
+    "newton": (rules.newton, [0.5, 0.7, 1.0, 1.4]),
+    "ig": (rules.ig, [0.5, 0.7, 1.0, 1.4]),
+    "pg": (rules.pg, [0.5, 0.7, 1.0, 1.4]),
+}
+
+
+def simulator_from_notebook(path: Path = NOTEBOOK) -> dict:
+    """The names defined by the notebook's cell tagged ``own-simulator`` (``flight``, ``G``)."""
+    cells = json.loads(path.read_text())["cells"]
+    source = [c["source"] for c in cells if "own-simulator" in c.get("metadata", {}).get("tags", [])]
+    if len(source) != 1:
+        raise ValueError(f"{path} must have exactly one cell tagged 'own-simulator', found {len(source)}")
+    names = {"np": np, "solve_ivp": solve_ivp}
+    exec("".join(source[0]), names)  # noqa: S102 - the chapter's own code, the single source of the simulator
+    return names
+
+
+def make_problem(flight) -> Problem:
+    """The chapter's problem: the simulator, no derivatives, the numerical inverse."""
+    truth = np.array(TRUTH)
+    return with_numerical_inverse(Problem.from_simulator(flight, flight(truth), n=3, name="ball", differences="complex"))
+
+
+def rule_sweeps(flight) -> dict:
+    """Every rule's step-size sweep from ``START`` with ``STEPS`` steps and ``RTOL``."""
+    out = {}
+    for name, (make_rule, grid) in RULES.items():
+        sweep = sweep_step_size(make_problem(flight), START, make_rule, grid, steps=STEPS, rtol=RTOL)
+        grid = [float(eta) for eta in sweep.etas]
+        best = grid.index(float(sweep.best_eta))
+        out[name] = {
+            "grid": grid,
+            "final_loss": [float(r.losses[-1]) for r in sweep.results],
+            "iterations_to_tolerance": [float(iterations_to_tolerance(r)) for r in sweep.results],
+            "status": [r.status_name for r in sweep.results],
+            "best_eta": float(sweep.best_eta),
+            "best_inside_grid": 0 < best < len(grid) - 1,
+        }
+        print(f"{name:20s} best eta {sweep.best_eta:.3g} inside {out[name]['best_inside_grid']}")
+    return out
+
+
+LOW, HIGH = np.array([20.0, 30.0, 15.0]), np.array([40.0, 60.0, 40.0])   # box of the true parameters
+SIZES = {"train": 32, "validation": 16, "test": 32}
+NETWORK = (3, 16, 3)
+ITERATIONS, BATCH = 40, 4
+SEEDS = (0, 1, 2, 3, 4)
+RATES = {"sip": [0.01, 0.03, 0.1], "physics": [0.003, 0.01, 0.03, 0.1]}
+INVERSE = {"damping": 1e-6, "reduction": 1e-6}
+
+
+def unit_free(flight):
+    """The simulator of the unit-free parameters :math:`z`, :math:`x = c + s z` (the box maps to [-1, 1])."""
+    centre, spread = (HIGH + LOW) / 2, (HIGH - LOW) / 2
+    return lambda z: flight(centre + spread * np.asarray(z))
+
+
+def training_data(flight, seed: int = 0):
+    """Train, validation and test sets: parameters uniform in the box, noise-free observations."""
+    from companion.training import Dataset, make_dataset, physics_from_problem
+
+    simulator = unit_free(flight)
+    problem = with_numerical_inverse(Problem.from_simulator(simulator, simulator(np.zeros(3)), n=3,
+                                                            name="ball (unit-free)", differences="complex"),
+                                     **INVERSE)
+    physics = physics_from_problem(problem)
+    rng = np.random.default_rng(seed)
+    truths = {k: rng.uniform(-1, 1, (size, 3)) for k, size in SIZES.items()}
+    train, normalise = make_dataset(physics, truths["train"])
+    sets = {"train": train}
+    for k in ("validation", "test"):
+        targets = simulator(truths[k])
+        sets[k] = Dataset(normalise(targets), targets, truths[k])
+    return problem, physics, sets
+
+
+def x_error(net, theta, data) -> float:
+    """Mean of :math:`\\tfrac12 |f(u_i) - z_i|^2` over ``data`` (unit-free parameters)."""
+    return float(np.mean(0.5 * np.sum((net.forward(theta, data.inputs) - data.truth) ** 2, axis=1)))
+
+
+def train_once(method, rate, seed, physics, sets):
+    """One run: ``ITERATIONS`` updates of Adam with rate ``rate`` on the SIP or physics gradient."""
+    from companion.nn import MLP
+    from companion.training import train
+
+    net = MLP(NETWORK)
+    theta0 = net.init(np.random.default_rng(100 + seed))
+    result = train(method, net, theta0, physics, sets["train"], iterations=ITERATIONS, batch_size=BATCH,
+                   rng=np.random.default_rng(200 + seed), eta_nn=rate, eval_every=ITERATIONS,
+                   fallback="ig" if method == "sip" else None)
+    return net, result
+
+
+def training_sweep(flight, methods=tuple(RATES)) -> dict:
+    """Rates chosen on the validation set (median over seeds), reported on the test set for every seed."""
+    problem, physics, sets = training_data(flight)
+    out = {"setup": {"low": LOW.tolist(), "high": HIGH.tolist(), "sizes": SIZES, "network": NETWORK,
+                     "iterations": ITERATIONS, "batch": BATCH, "seeds": SEEDS, "inverse": INVERSE}}
+    for method in methods:
+        rates = RATES[method]
+        runs = {}
+        for rate in rates:
+            runs[rate] = []
+            for seed in SEEDS:
+                try:
+                    net, result = train_once(method, rate, seed, physics, sets)
+                except ValueError as error:  # the network left the simulator's domain: a failed run, not a crash
+                    runs[rate].append({"validation": None, "test": None, "seconds": None,
+                                       "status": f"failed: {error}"[:300], "fallbacks": None})
+                else:
+                    runs[rate].append({"validation": x_error(net, result.theta, sets["validation"]),
+                                       "test": x_error(net, result.theta, sets["test"]),
+                                       "seconds": float(result.time[-1]), "status": result.status_name,
+                                       "fallbacks": int(result.fallbacks)})
+                print(method, rate, seed, runs[rate][-1], flush=True)
+        # a failed run counts as an infinite error; the rate with the lowest median wins
+        medians = [float(np.median([np.inf if r["validation"] is None else r["validation"] for r in runs[rate]]))
+                   for rate in rates]
+        best = int(np.argmin(medians))
+        out[method] = {"rates": rates, "validation_median": [m if np.isfinite(m) else None for m in medians], "best_rate": rates[best],
+                       "best_inside_grid": 0 < best < len(rates) - 1, "runs": {str(k): v for k, v in runs.items()},
+                       "test": [r["test"] for r in runs[rates[best]]],
+                       "seconds": [r["seconds"] for r in runs[rates[best]]]}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["rules", "training", "all"], default="all")
+    parser.add_argument("--method", choices=list(RATES), nargs="*", default=list(RATES),
+                        help="training methods to run (several processes may run one each)")
+    args = parser.parse_args()
+    flight = simulator_from_notebook()["flight"]
+    start, new = time.perf_counter(), {}
+    if args.part in ("rules", "all"):
+        new["rules"] = rule_sweeps(flight)
+        new["rules_setup"] = {"truth": TRUTH, "start": START, "steps": STEPS, "rtol": RTOL}
+    if args.part in ("training", "all"):
+        new["training"] = training_sweep(flight, args.method)
+    results = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}   # read late: other processes may have written
+    results.update({k: v for k, v in new.items() if k != "training"})
+    if "training" in new:
+        results.setdefault("training", {}).update(new["training"])
+    OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {OUTPUT} in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
