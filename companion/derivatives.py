@@ -208,7 +208,7 @@ def supports_complex_step(simulator: Callable[[np.ndarray], np.ndarray], x, y, *
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", np.exceptions.ComplexWarning)
-            with np.errstate(all="raise"):
+            with np.errstate(all="raise", under="ignore"):  # underflow is harmless (solve_ivp hits it)
                 value = np.asarray(simulator(x + 1j * tiny * direction))
         if value.shape != y.shape or not np.iscomplexobj(value) or not np.all(np.isfinite(value)):
             return False

@@ -187,7 +187,9 @@ def test_the_cache_is_not_fooled_by_a_mutated_input():
 def test_at_most_one_simulator_call_per_iteration_with_an_analytic_jacobian(make):
     problem = problems.square_second(target=(2.0, 3.0))
     result = minimize(problem, [1.0, 1.0], make(), steps=8)
-    assert result.nit == 8
+    # eight steps, or fewer where the rule reaches the target and stalls there (PG in one step)
+    assert result.nit == 8 or (result.status == 7 and result.fun < 1e-24)
+    assert result.nit >= 1
     # one evaluation at x0, then the driver's one per iteration: the rule reuses it
     assert problem.calls["simulator"] <= 1 + result.nit
 
