@@ -71,6 +71,7 @@ import os
 import platform
 import statistics
 import sys
+from pathlib import Path
 import time
 from typing import Callable, Optional, Sequence
 
@@ -92,6 +93,26 @@ ALL_SCHEMA = "companion.bench.all/1"
 DISCUSSION_SCHEMA = "companion.bench.discussion/1"
 HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
 INVERSE_CHAPTER_SCHEMA = "companion.bench.inverse_chapter/1"
+
+
+def load_document(path, *, schema: str, what: str, command: str, allow_quick: bool = False) -> dict:
+    """A stored benchmark document that a chapter reads, checked before use.
+
+    ``what`` names the results in the messages, ``command`` the module that (re)writes them
+    (e.g. ``"companion.bench hig_chapter"``). Raises ``FileNotFoundError`` for a missing
+    file and ``ValueError`` for another schema or, unless ``allow_quick``, a ``--quick`` run;
+    each message names the command that fixes it.
+    """
+    path = Path(path)
+    fix = f"run `make bench` (or `python -m {command} --out bench_results`) in the repository"
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} results at {path}; {fix}")
+    document = json.loads(path.read_text())
+    if document.get("schema") != schema:
+        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {schema!r}; {fix}")
+    if document.get("quick") and not allow_quick:
+        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
+    return document
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -613,6 +634,13 @@ def _plot_discussion(document: dict, path: str) -> None:
     fig.savefig(path)
 
 
+def _chapter_document(schema: str, command: str, quick: bool, settings: dict, results: dict, *,
+                      seeds=()) -> dict:
+    """The JSON document of a chapter's stored run: what ran, where, when, with which settings."""
+    return {"schema": schema, "command": command, "quick": bool(quick), "date": _now(), "machine": machine_info(),
+            "seeds": list(seeds), "settings": settings, "results": results}
+
+
 def run_discussion(quick: bool = False, out: str = "bench_results",
                    log: Optional[Callable[[str], None]] = None) -> dict:
     """Run ``discussion``; write ``discussion.json`` and ``discussion.png`` into ``out``; return the JSON document."""
@@ -622,9 +650,7 @@ def run_discussion(quick: bool = False, out: str = "bench_results",
     start = time.perf_counter()
     settings = discussion_settings(quick)
     runs = ex.discussion_runs(problems=settings["problems"])
-    document = {"schema": DISCUSSION_SCHEMA, "command": "discussion", "quick": bool(quick), "date": _now(),
-                "machine": machine_info(), "seeds": [], "settings": settings,
-                "results": ex.discussion_to_document(runs)}
+    document = _chapter_document(DISCUSSION_SCHEMA, "discussion", quick, settings, ex.discussion_to_document(runs))
     return _write(document, out, "discussion", _plot_discussion, start, log)
 
 
@@ -664,8 +690,7 @@ def run_hig_chapter(quick: bool = False, out: str = "bench_results",
     log = log or _log_to_stderr
     start = time.perf_counter()
     results = ex.hig_chapter_runs(quick=quick)
-    document = {"schema": HIG_CHAPTER_SCHEMA, "command": "hig_chapter", "quick": bool(quick), "date": _now(),
-                "machine": machine_info(), "seeds": [], "settings": results.pop("settings"), "results": results}
+    document = _chapter_document(HIG_CHAPTER_SCHEMA, "hig_chapter", quick, results.pop("settings"), results)
     return _write(document, out, "hig_chapter", _plot_hig_chapter, start, log)
 
 
@@ -699,9 +724,8 @@ def run_inverse_chapter(quick: bool = False, out: str = "bench_results",
     log = log or _log_to_stderr
     start = time.perf_counter()
     results = inv.scaling_runs(quick=quick)  # compare_methods times with one BLAS thread
-    document = {"schema": INVERSE_CHAPTER_SCHEMA, "command": "inverse_chapter", "quick": bool(quick), "date": _now(),
-                "machine": machine_info(), "seeds": [inv.SCALING["pendulum"]["seed"], inv.SCALING["heat"]["seed"]],
-                "settings": inv.SCALING, "results": results}
+    document = _chapter_document(INVERSE_CHAPTER_SCHEMA, "inverse_chapter", quick, inv.SCALING, results,
+                                 seeds=[inv.SCALING["pendulum"]["seed"], inv.SCALING["heat"]["seed"]])
     return _write(document, out, "inverse_chapter", _plot_inverse_chapter, start, log)
 
 

@@ -715,6 +715,13 @@ def bfgs(eta: float = 1.0, *, line_search: bool = True) -> Rule:
 
 
 # --------------------------------------------------------------------------- globalised rules
+def _stopped_description(rule: str, state) -> str:
+    """Why a globalised rule stopped stepping, with its trial counts ("" while it steps)."""
+    if not state.stopped:
+        return ""
+    return f"{rule} stopped after {state.accepted} accepted and {state.rejected} rejected trial steps: {state.stopped}"
+
+
 class NoAcceptableStepError(ValueError):
     """A globalised rule (LM, trust-region Newton) found no trial step that lowers the loss."""
 
@@ -771,10 +778,7 @@ class LMState(NamedTuple):
 
     def describe(self) -> str:
         """``""`` while the rule steps, else why it stopped."""
-        if not self.stopped:
-            return ""
-        return (f"levenberg_marquardt stopped after {self.accepted} accepted and {self.rejected} rejected "
-                f"trial steps: {self.stopped}")
+        return _stopped_description("levenberg_marquardt", self)
 
 
 def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float = 1e-10, ftol: float = 1e-12,
@@ -945,10 +949,7 @@ class TrustRegionState(NamedTuple):
 
     def describe(self) -> str:
         """``""`` while the rule steps, else why it stopped."""
-        if not self.stopped:
-            return ""
-        return (f"newton_trust_region stopped after {self.accepted} accepted and {self.rejected} rejected "
-                f"trial steps: {self.stopped}")
+        return _stopped_description("newton_trust_region", self)
 
 
 def newton_trust_region(*, radius0: Optional[float] = None, xtol: float = 1e-12, max_tries: int = 60) -> Rule:

@@ -305,14 +305,19 @@ def main(argv=None) -> int:
     elapsed = time.perf_counter() - t0
     print("check-html: " + ", ".join(f"{value} {key}" for key, value in counts.items()))
     print(f"check-html: screenshots in {args.screenshots}/ ; took {elapsed:.1f} s")
+    return verdict("check-html", problems)
+
+
+
+def verdict(tool: str, problems: list) -> int:
+    """Print the problems a browser check found (or that all passed); the exit code."""
     if problems:
-        print(f"check-html: {len(problems)} problem(s):")
+        print(f"{tool}: {len(problems)} problem(s):")
         for problem in problems:
             print("  - " + problem)
         return 1
-    print("check-html: all checks passed")
+    print(f"{tool}: all checks passed")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

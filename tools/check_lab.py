@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_html import start_browser  # noqa: E402  (one Chromium set-up for both browser checks)
+from check_html import start_browser, verdict  # noqa: E402  (one Chromium set-up and verdict for both checks)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -511,13 +511,7 @@ def main(argv=None) -> int:
     problems = [problem for report in reports for problem in report.problems()]
     print(f"check-lab: {len(reports)} chapters, screenshots in {args.screenshots}/lab-<chapter>.png ; "
           f"took {time.perf_counter() - t0:.0f} s")
-    if problems:
-        print(f"check-lab: {len(problems)} problem(s):")
-        for problem in problems:
-            print("  - " + problem)
-        return 1
-    print("check-lab: all checks passed")
-    return 0
+    return verdict("check-lab", problems)
 
 
 if __name__ == "__main__":

@@ -549,21 +549,9 @@ def load_hig_chapter(path) -> dict:
 
     Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
     """
-    import json
-    from pathlib import Path
+    from ..bench import HIG_CHAPTER_SCHEMA, load_document
 
-    from ..bench import HIG_CHAPTER_SCHEMA
-
-    path = Path(path)
-    fix = "run `make bench` (or `python -m companion.bench hig_chapter --out bench_results`) in the repository"
-    if not path.is_file():
-        raise FileNotFoundError(f"no HIG chapter results at {path}; {fix}")
-    document = json.loads(path.read_text())
-    if document.get("schema") != HIG_CHAPTER_SCHEMA:
-        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {HIG_CHAPTER_SCHEMA!r}; {fix}")
-    if document.get("quick"):
-        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
-    return document
+    return load_document(path, schema=HIG_CHAPTER_SCHEMA, what="HIG chapter", command="companion.bench hig_chapter")
 
 
 # --------------------------------------------------------------------------- discussion
@@ -865,21 +853,14 @@ def load_discussion(path) -> dict:
 
     Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
     """
-    import json
-    from pathlib import Path
+    from ..bench import DISCUSSION_SCHEMA, load_document
 
-    from ..bench import DISCUSSION_SCHEMA
-
-    path = Path(path)
-    fix = "run `make bench` (or `python -m companion.bench discussion --out bench_results`) in the repository"
-    if not path.is_file():
-        raise FileNotFoundError(f"no discussion results at {path}; {fix}")
-    document = json.loads(path.read_text())
-    if document.get("schema") != DISCUSSION_SCHEMA:
-        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {DISCUSSION_SCHEMA!r}; {fix}")
+    document = load_document(path, schema=DISCUSSION_SCHEMA, what="discussion", command="companion.bench discussion",
+                             allow_quick=True)
     missing = sorted(set(DISCUSSION) - set(document["results"]["equal_steps"]))
     if missing:
-        raise ValueError(f"{path} lacks the problems {missing} (a --quick run?); {fix}")
+        raise ValueError(f"{path} lacks the problems {missing} (a --quick run?); run `make bench` (or "
+                         f"`python -m companion.bench discussion --out bench_results`) in the repository")
     return document
 
 

@@ -519,21 +519,9 @@ def load_scaling(path) -> dict:
 
     Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
     """
-    import json
-    from pathlib import Path
+    from ..bench import INVERSE_CHAPTER_SCHEMA, load_document
 
-    from ..bench import INVERSE_CHAPTER_SCHEMA
-
-    path = Path(path)
-    fix = "run `make bench` (or `python -m companion.bench inverse_chapter --out bench_results`) in the repository"
-    if not path.is_file():
-        raise FileNotFoundError(f"no scaling results at {path}; {fix}")
-    document = json.loads(path.read_text())
-    if document.get("schema") != INVERSE_CHAPTER_SCHEMA:
-        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {INVERSE_CHAPTER_SCHEMA!r}; {fix}")
-    if document.get("quick"):
-        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
-    return document
+    return load_document(path, schema=INVERSE_CHAPTER_SCHEMA, what="scaling", command="companion.bench inverse_chapter")
 
 
 def scaling_table(rows: Sequence[dict], key: str, quantity: str = "iterations", *, fmt: str = "{:d}",

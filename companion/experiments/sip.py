@@ -290,18 +290,10 @@ def load_bench(path) -> dict:
 
     Raises ``FileNotFoundError`` or ``ValueError`` naming the command that (re)writes it.
     """
+    from ..bench import load_document
     from ..bench_sip import SCHEMA
 
-    path = Path(path)
-    fix = "run `make bench` (or `python -m companion.bench_sip --out bench_results`) in the repository"
-    if not path.is_file():
-        raise FileNotFoundError(f"no SIP benchmark results at {path}; {fix}")
-    document = json.loads(path.read_text())
-    if document.get("schema") != SCHEMA:
-        raise ValueError(f"{path} has schema {document.get('schema')!r}, expected {SCHEMA!r}; {fix}")
-    if document.get("quick"):
-        raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
-    return document
+    return load_document(path, schema=SCHEMA, what="SIP benchmark", command="companion.bench_sip")
 
 
 def bench_sweep(document: dict) -> list:
