@@ -385,9 +385,11 @@ def plot_bands(ax, record: Mapping, *, axis: str = "iterations", color: Optional
     color = color or color_of(record.get("name", ""))
     label = record.get("name") if label is None else label
     ends = [c[axis][-1] for c in curves if c[axis]]
-    starts = [c[axis][0] for c in curves if c[axis]]
     if axis == "seconds":
-        grid = np.geomspace(max(min(v for v in starts + ends if v > 0), 1e-6), max(ends), 200)
+        positive = [v for c in curves for v in c[axis] if v > 0]
+        if not positive:
+            raise ValueError(f"{record.get('name')}: the curves have no positive times")
+        grid = np.geomspace(min(positive), max(ends), 200)
     else:
         grid = np.unique(np.concatenate([np.asarray(c[axis], dtype=float) for c in curves]))
     rows = []

@@ -89,3 +89,14 @@ def test_plot_bands_draws_a_median(tmp_path):
 @pytest.mark.parametrize("name, record", committed_comparisons(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_committed_comparison_meets_the_standard(name, record):
     assert evidence.problems_with(record) == [], f"{name}: {record['name']}"
+
+
+def test_bands_on_the_seconds_axis_start_at_the_first_positive_time():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    curves = [evidence.curve(np.arange(50), np.linspace(0, 1 + s, 50), np.linspace(2, 1, 50)) for s in range(5)]
+    record = evidence.method("A", seeds=range(5), test=[1.0] * 5, curves=curves)
+    line = evidence.plot_bands(Figure().subplots(), record, axis="seconds")
+    assert line.get_xdata()[0] < 0.05
