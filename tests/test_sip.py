@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from scipy.differentiate import jacobian as scipy_jacobian
 
-from companion import bench_sip
 from companion.experiments import sip
 from companion.nn import MLP, adam_init, adam_update
 from companion.training import heat_physics, rotation
@@ -142,22 +141,3 @@ def test_exercise_conditioning_against_svd_of_a_finite_difference_jacobian(phi):
     closed = {0.0: 1.0, np.pi / 4: xi**2}
     if phi in closed:
         assert answer["J D"] == pytest.approx(closed[phi], rel=1e-9)
-
-
-# --------------------------------------------------------------------------- benchmark
-def test_bench_sip_quick_writes_json_and_png(tmp_path):
-    document = bench_sip.run(True, tmp_path, log=lambda message: None)
-    assert document["runtime_seconds"] < 30
-    on_disk = json.loads((tmp_path / "sip.json").read_text())
-    assert on_disk["schema"] == bench_sip.SCHEMA and on_disk["quick"] is True
-    assert on_disk["seeds"] == [0] and "numpy" in on_disk["machine"]
-    assert set(on_disk["targets"]) >= {"sine_cost_ratio_sip_over_adam", "heat_median_sip_fraction_of_adam_iterations"}
-    assert on_disk["sine"]["runs"] and on_disk["heat"]["runs"]
-    png = (tmp_path / "sip.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-
-
-def test_bench_sip_cli(tmp_path, capsys):
-    assert bench_sip.main(["--quick", "--out", str(tmp_path)]) == 0
-    assert "sine_cost_ratio_sip_over_adam" in capsys.readouterr().out
-    assert (tmp_path / "sip.json").exists()
