@@ -81,11 +81,13 @@ def settings(quick: bool) -> dict:
     return {
         "seeds": [0, 1, 2, 3, 4],
         "sine": {**common, "configs": [[1.0, pi / 4], [32.0, 0.0], [32.0, pi / 4]], "sizes": [2, 32, 32, 2],
-                 "grids": {"SIP": [1e-3, 3e-3, 1e-2, 3e-2], "Adam": [1e-3, 3e-3, 1e-2, 3e-2]}},
+                 "grids": {"SIP": [1e-3, 3e-3, 1e-2], "Adam": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]}},
         "heat": {**common, "n": 32, "nu_t": 2e-3, "noise": 1e-3, "hidden": [64, 64],
-                 "grids": {name: [1e-3, 3e-3, 1e-2] for name in ("SIP", "Adam", "Adam + prior", "supervised")}},
+                 "grids": {"SIP": [1e-3, 3e-3, 1e-2], "Adam": [1e-3, 3e-3, 1e-2], "Adam + prior": [3e-3, 1e-2, 3e-2],
+                           "supervised": [1e-3, 3e-3, 1e-2]}},
         "multimodal": {**common, "configs": [[1.0, pi / 4], [16.0, pi / 4]], "reach": 2.5, "sizes": [2, 32, 32, 2],
-                       "grids": {name: [1e-3, 3e-3, 1e-2] for name in ("SIP", "Adam", "supervised")}},
+                       "grids": {"SIP": [1e-3, 3e-3, 1e-2], "Adam": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
+                                 "supervised": [3e-3, 1e-2, 3e-2]}},
     }
 
 

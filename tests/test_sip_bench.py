@@ -83,3 +83,20 @@ def test_cli(tmp_path, capsys):
     assert bench_sip.main(["--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "sip.json").exists()
     assert "evidence" in capsys.readouterr().out or True
+
+
+def test_the_chapter_reads_the_committed_results_and_shows_its_loop():
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    notebook = json.loads((repo / "book" / "sip.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    outputs = "\n".join("".join(o.get("text", "")) for c in notebook["cells"] if c["cell_type"] == "code"
+                        for o in c.get("outputs", []))
+    assert "companion.experiments" not in source and "from companion.experiments" not in source
+    assert "physics.inverse(y + dy, x)" in source and "nn.adam_update(" in source  # the loop is visible
+    document = json.loads((repo / "bench_results" / "sip.json").read_text())
+    assert document["quick"] is False
+    heat_sip = next(m for m in document["heat"]["record"]["methods"] if m["name"] == "SIP")
+    assert evidence.describe(heat_sip["test"], ".3g") in outputs, "re-execute book/sip.ipynb after make bench"
+    assert "reproduced: False" not in outputs and "the loop reproduces the stored test x-error: True" in outputs
