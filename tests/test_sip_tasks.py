@@ -151,3 +151,28 @@ def test_until_seconds_continues_the_same_run_and_snapshots_follow_the_history()
     with pytest.raises(ValueError, match="until_seconds"):
         training.train_sip(net, net.init(np.random.default_rng(0)), task.physics, task.train, iterations=2,
                            rng=np.random.default_rng(1), batch_size=16, eta_nn=1e-2, until_seconds=-1.0)
+
+
+def _linear_pair(method_rates, optimizer, eta):
+    """SIP and supervised runs on the clean, exactly invertible heat equation (same start and batches)."""
+    task = sip_tasks.heat_task(16, 2e-4, noise=0.0, samples=64, validation=1, test=1, seed=0)
+    net = nn.MLP((16, 16, 16))
+    runs = [training.train(method, net, net.init(np.random.default_rng(1)), task.physics, task.train, eta=eta,
+                           iterations=40, batch_size=16, rng=np.random.default_rng(2), eta_nn=rate,
+                           optimizer=optimizer, keep_thetas=True) for method, rate in method_rates]
+    return runs[0].thetas, runs[1].thetas
+
+
+def test_sip_with_gradient_descent_on_linear_exact_physics_is_supervised_with_the_product_rate():
+    sip, supervised = _linear_pair([("sip", 0.2), ("supervised", 0.5 * 0.2)], "gd", eta=0.5)
+    assert np.max(np.abs(sip - supervised)) < 1e-12
+    sip, supervised = _linear_pair([("sip", 0.2), ("supervised", 0.2)], "gd", eta=0.5)
+    assert np.max(np.abs(sip - supervised)) > 1e-3  # the same rate is not the same run
+
+
+def test_with_adam_eta_drops_out_up_to_epsilon():
+    sip, supervised = _linear_pair([("sip", 3e-3), ("supervised", 3e-3)], "adam", eta=0.25)
+    change = np.max(np.abs(supervised - supervised[0]))
+    assert 0 < np.max(np.abs(sip - supervised)) < 1e-3 * change
+    sip, supervised = _linear_pair([("sip", 3e-3), ("supervised", 3e-3)], "adam", eta=1.0)
+    assert np.max(np.abs(sip - supervised)) < 1e-12
