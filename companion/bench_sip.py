@@ -400,11 +400,11 @@ def _plot(document: dict, path: Path) -> None:
     from .plots import use_style
 
     use_style()
-    panels = [(document["heat"]["record"], "heat"), (document["sine"]["comparisons"][-1]["record"], "sine"),
-              (document["multimodal"][-1]["record"], "multimodal")]
+    panels = [document["heat"]["record"], document["sine"]["comparisons"][-1]["record"],
+              document["multimodal"][-1]["record"]]
     fig = Figure(figsize=(13, 7.5))  # no pyplot: the caller's backend and figures are left alone
     axes = fig.subplots(2, 3)
-    for column, (record, title) in enumerate(panels):
+    for column, record in enumerate(panels):
         for row, axis in enumerate(("iterations", "seconds")):
             ax = axes[row, column]
             for method in record["methods"]:
@@ -412,7 +412,8 @@ def _plot(document: dict, path: Path) -> None:
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("iteration" if axis == "iterations" else "training seconds")
-            ax.set_title(f"{title} ({len(record['methods'][0]['seeds'])} seeds)", fontsize=9)
+            ax.set_title(f"{record['name'].replace('SIP chapter, ', '')}\n({len(record['methods'][0]['seeds'])} seeds)",
+                         fontsize=8)
         axes[0, column].legend(fontsize=7)
     axes[0, 0].set_ylabel("test metric")
     axes[1, 0].set_ylabel("test metric")
