@@ -590,6 +590,8 @@ class TrainingResult:
     thetas: Optional[np.ndarray] = field(default=None, repr=False)
     #: how many samples of SIP took the fallback step because their inverse failed
     fallbacks: int = 0
+    #: the parameters at every entry of the history (``snapshots=True``)
+    snapshots: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def status_name(self) -> str:
@@ -658,7 +660,8 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
           batch_size: int, rng: np.random.Generator, eta_nn: float, eta: float = 1.0,
           optimizer: str = "adam", loss: Optional[Loss] = None, evaluation: Optional[Dataset] = None,
           eval_every: int = 1, blowup: float = 1e6, keep_thetas: bool = False,
-          fallback: Optional[str] = None) -> TrainingResult:
+          fallback: Optional[str] = None, snapshots: bool = False,
+          until_seconds: float = 0.0) -> TrainingResult:
     r"""Train ``net`` from ``theta0`` with ``method`` (``"sip"``, ``"physics"`` or ``"supervised"``).
 
     Each iteration draws the next mini-batch of ``batch_size`` samples (a fresh
@@ -676,6 +679,12 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     raises or returns non-finite values get the target :math:`x_i + J_i^{+} \Delta y_i`
     instead (the inverse-gradient step {eq}`eq-ig`, :func:`sample_fallback_targets`); the
     result's ``fallbacks`` counts them.
+
+    ``snapshots=True`` keeps the parameters at every evaluation (``result.snapshots``, one
+    row per entry of the history), so that other data sets can be scored afterwards.
+    ``until_seconds`` > 0 keeps training past ``iterations`` (same schedule, evaluations every
+    ``eval_every``) until the training time (updates only) reaches it as well, at most
+    100 times ``iterations``: a budget in iterations *and* wall-clock seconds.
 
     >>> from companion.nn import MLP
     >>> physics = rotated_sine_physics(2.0, 0.0)
@@ -699,6 +708,10 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     if fallback not in (None, "ig"):
         raise ValueError(f"fallback must be None or 'ig', got {fallback!r}")
     counts = [0]  # samples that took the fallback
+    until_seconds = float(until_seconds)
+    if not until_seconds >= 0.0:
+        raise ValueError(f"until_seconds must be a non-negative number of seconds, got {until_seconds!r}")
+    limit = iterations if until_seconds == 0.0 else 100 * max(iterations, 1)
 
     def evaluate(theta):
         X = net.forward(theta, evaluation.inputs)
@@ -749,6 +762,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     steps_done = [0]
     times = [0.0]
     thetas = [theta.copy()] if keep_thetas else None
+    kept = [theta.copy()] if snapshots else None
     status, message = 1, f"{iterations} iterations done"
     elapsed = 0.0
     nit = 0
@@ -756,7 +770,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     position = 0
     N = len(data)
     with np.errstate(all="ignore"):
-        for k in range(1, iterations + 1):
+        for k in range(1, limit + 1):
             if position + batch_size > order.size:
                 order = rng.permutation(N)
                 position = 0
@@ -786,7 +800,8 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
             nit = k
             if keep_thetas:
                 thetas.append(theta.copy())
-            if k % eval_every == 0 or k == iterations:
+            done = k >= iterations and elapsed >= until_seconds
+            if k % eval_every == 0 or k == iterations or done or k == limit:
                 try:
                     values = evaluate(theta)
                 except ValueError:  # non-finite predictions
@@ -798,16 +813,23 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
                 history.append(values)
                 steps_done.append(k)
                 times.append(elapsed)
+                if snapshots:
+                    kept.append(theta.copy())
                 if values[1] > blowup * max(history[0][1], np.finfo(float).tiny):
                     status, message = 3, (f"the y-error grew from {history[0][1]:.3g} to {values[1]:.3g} "
                                           f"(more than blowup = {blowup:g} times) at iteration {k}")
                     break
+            if done:
+                break
+    if status == 1 and nit > iterations:
+        message = f"{nit} iterations done ({iterations} and {until_seconds:.3g} s of training)"
     values = np.array(history, dtype=float)
     return TrainingResult(
         method=method, optimizer=optimizer, eta_nn=eta_nn, eta=eta, theta=theta, nit=nit,
         status=status, message=message, iterations=np.array(steps_done), x_error=values[:, 0],
         y_error=values[:, 1], loss=values[:, 2], time=np.array(times),
         thetas=None if thetas is None else np.array(thetas), fallbacks=counts[0],
+        snapshots=None if kept is None else np.array(kept),
     )
 
 

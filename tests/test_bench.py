@@ -519,46 +519,6 @@ def test_load_discussion_names_the_fix(tmp_path):
         ex.load_discussion(tmp_path / "discussion.json")
 
 
-def test_sip_bench_sweep_from_the_quick_run(all_quick):
-    from companion.experiments import sip
-
-    out, _ = all_quick
-    d = json.loads((out / "sip.json").read_text())
-    s = d["settings"]["sine"]
-    rows = sip.bench_sweep(d)
-    assert len(rows) == len(s["xis"]) * len(s["phis"])
-    for row in rows:
-        entries = [sip.bench_entry(d, row["xi"], row["phi"], seed) for seed in d["seeds"]]
-        for name in ("SIP", "Adam"):
-            assert row[name]["etas"] == tuple(e[name]["eta_nn"] for e in entries)
-            assert row[name]["x_error"] == pytest.approx(np.median([e[name]["x_error"] for e in entries]))
-    assert "Adam/SIP" in sip.format_sweep_table(rows)
-    with pytest.raises(KeyError, match="no stored run"):
-        sip.bench_entry(d, 3.0, 0.0, 0)
-    chapter = d["heat_chapter"]
-    assert set(chapter["methods"]) == {"SIP", "Adam", "supervised", "SIP (keep)"}
-    for name, m in chapter["methods"].items():
-        assert m["eta_nn"] in m["etas"] and m["x_error"] == min(m["sweep_x_errors"])
-    with pytest.raises(ValueError, match="--quick"):
-        sip.load_bench(out / "sip.json")
-
-
-def test_committed_sip_results_are_what_the_chapter_prints():
-    from companion.experiments import sip
-
-    document = sip.load_bench(REPO / "bench_results" / "sip.json")
-    source = _notebook_source("sip")
-    assert "sip.load_bench(" in source and "sip.sine_sweep(" not in source
-    table = sip.format_sweep_table(sip.bench_sweep(document))
-    assert any(table in text for text in _notebook_outputs("sip")), "re-execute book/sip.ipynb after make bench"
-    assert set(document["heat_chapter"]["methods"]) == {"SIP", "Adam", "supervised", "SIP (keep)"}
-    # the prose about the live configuration (xi = 32, phi = pi/4, first seed): no rate rescues Adam,
-    # and its best rate is the smallest of the grid
-    live = sip.bench_entry(document, 32.0, math.pi / 4, document["seeds"][0])
-    assert min(live["Adam"]["sweep_x_errors"]) > 10 * live["SIP"]["x_error"]
-    assert live["Adam"]["eta_nn"] == min(document["settings"]["sine"]["etas"]) and live["Adam"]["at_edge_of_grid"]
-
-
 def test_heat_comparison_rates_per_method():
     from companion.experiments import sip
 

@@ -8,7 +8,6 @@ from scipy.differentiate import jacobian as scipy_jacobian
 
 from companion import problems
 from companion.errors import InverseError
-from companion.experiments.sip import rotated_sine_problem
 from companion.nn import MLP
 from companion.physics.heat import heat_operator, random_boxes
 from companion.training import (
@@ -27,6 +26,19 @@ from companion.training import (
     train_sip,
     train_supervised,
 )
+
+
+def rotated_sine_problem(xi, phi, target):
+    """The 2-D problem for one sample as a companion Problem: the analytic Jacobian and the batch inverse."""
+    physics = rotated_sine_physics(xi, phi)
+    R = rotation(phi)
+    return problems.Problem(
+        simulator=lambda x: physics.forward(x[None, :])[0],
+        jacobian=lambda x: np.diag([np.cos(float(R[0] @ x)) / xi, xi]) @ R,
+        target=target,
+        inverse=lambda y, x0: physics.inverse(y[None, :], x0[None, :])[0],
+        name=f"rotated sine (xi={xi:g}, phi={phi:.3g})",
+    )
 
 
 # --------------------------------------------------------------------------- physics adapters
