@@ -397,7 +397,8 @@ def plot_bands(ax, record: Mapping, *, axis: str = "iterations", color: Optional
         xs = np.asarray(c[axis], dtype=float)
         ys = np.asarray([np.nan if v is None else v for v in c["values"]], dtype=float)
         index = np.searchsorted(xs, grid, side="right") - 1
-        rows.append(np.where((index >= 0) & (grid <= xs[-1] * (1 + 1e-9)), ys[np.clip(index, 0, None)], np.nan))
+        # past its end a curve keeps its last value: a run stops early only when it has converged
+        rows.append(np.where(index >= 0, ys[np.clip(index, 0, None)], np.nan))
         if seeds_lines:
             ax.plot(xs, ys, color=color, lw=0.6, alpha=0.35)
     rows = np.array(rows)
