@@ -313,6 +313,10 @@ def test_committed_scale_results_are_what_the_chapter_prints():
     """The benchmarks chapter re-runs one stored configuration live and prints it next to the stored value."""
     document = json.loads((REPO / "bench_results" / "scale.json").read_text())
     assert document["quick"] is False and document["schema"] == bench.SCALE_SCHEMA
+    rows = document["results"]["rows"]
+    outside = [(r["family"], r["alpha"], r["rule"], r["eta"]) for r in rows if r["tuned"] and not r["interior"]]
+    assert outside == [], "a swept step size is at the edge of its grid"
+    assert all(len(r["test"]) >= 5 for r in rows)
     outputs = "\n".join(_notebook_outputs("benchmarks"))
     row = next(r for r in document["results"]["rows"]
                if r["family"] == "rotated" and r["alpha"] == max(document["settings"]["alphas"]) and r["rule"] == "PG")
