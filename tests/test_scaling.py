@@ -146,9 +146,21 @@ def test_by_alpha_sorts_and_counts_failures():
         scaling.by_alpha(rows, "f", "PG", "deviation")
 
 
-def test_nonlinear_deviation():
-    assert scaling.nonlinear_deviation("PG", 1e3) < 1e-10
-    assert scaling.nonlinear_deviation("BFGS", 1e2) > 1e-3
+@pytest.mark.parametrize("name", ["Newton", "Gauss-Newton", "IG", "PG"])
+@pytest.mark.parametrize("alpha", [1e-3, 0.5, 7.0, 1e3])
+def test_inverting_rules_are_invariant_on_the_nonlinear_toy(name, alpha):
+    assert scaling.nonlinear_deviation(name, alpha) < 1e-9
+
+
+@pytest.mark.parametrize("name", ["GD", "Adam", "BFGS"])
+def test_first_order_rules_are_not_invariant_on_the_nonlinear_toy(name):
+    deviation = scaling.nonlinear_deviation(name, 10.0)
+    assert deviation is None or deviation > 1e-3  # None: the rescaled run diverged
+
+
+def test_alpha_one_changes_nothing_on_the_nonlinear_toy():
+    for name in scaling.SCALE_RULES:
+        assert scaling.nonlinear_deviation(name, 1.0) == 0.0
 
 
 def test_optimal_gd_iterations_against_a_run():
