@@ -19,23 +19,27 @@ returns the JSON document.  New subcommands register themselves in
     in a few seconds (used by the tests).
 
 ``scale``
-    Scale-invariance: every rule (GD, Adam, Newton, Gauss-Newton, BFGS, IG,
-    PG) on :math:`P(x) = (x_1, \alpha x_2)` and on the rotated
+    Scale-invariance (:mod:`companion.scaling`): every rule (GD, Adam, Newton,
+    Gauss-Newton, BFGS, IG, PG) on :math:`P(x) = (x_1, \alpha x_2)` and on the rotated
     :math:`P(x) = R\,\mathrm{diag}(1, \alpha) R^\top x` for
-    :math:`\alpha = 10^{-4} \dots 10^4`: iterations to a relative tolerance
-    and the deviation of the path, mapped back to the units of
-    :math:`\alpha = 1`, from the path there.  GD and Adam get their best step
-    size per :math:`\alpha` from a sweep; the other rules a fixed step size.
+    :math:`\alpha = 10^{-4} \dots 10^4`, from five random test starts: iterations to a
+    relative tolerance and the deviation of the path, mapped back to the units of
+    :math:`\alpha = 1`, from the path there. GD and Adam get their step size per
+    :math:`\alpha` from a sweep on five other (validation) starts; at the extreme
+    :math:`\alpha` and at 1 the runs are stored as comparison records
+    (:mod:`companion.evidence`) with per-seed curves against iterations and seconds.
 ``cost``
     Seconds per step of GD, Newton (Gauss-Newton where the Hessian is
     singular), BFGS, IG and PG on the heat equation for
-    :math:`n = 32 \dots 4096`, median of several runs with one BLAS thread,
-    with the fitted exponent of time against :math:`n`.  Sizes whose
-    predicted time per step exceeds a cap are skipped (and recorded).
+    :math:`n = 32 \dots 4096` (:mod:`companion.step_cost`), median of several runs
+    with one BLAS thread, with the fitted exponent of time against :math:`n`.
+    Sizes whose predicted time per step exceeds a cap are skipped (and recorded).
 ``training``
     Runs the SIP and HIG benchmarks (:mod:`companion.bench_sip`,
     :mod:`companion.bench_hig`; a module that is missing is recorded as "not
-    available") and summarises them against Adam and Gauss-Newton.
+    available"; ``--stored`` runs nothing and reads their JSON) and summarises every
+    comparison record they hold (:mod:`companion.comparisons`): per method the median
+    test value at the iteration and at the wall-clock budget, with its spread.
 ``discussion``
     The side-by-side runs of the chapter *Discussion* (Adam, Gauss-Newton, HIG
     and SIP on the toy, the 2-D problem and the oscillators, each with its best
@@ -52,12 +56,10 @@ returns the JSON document.  New subcommands register themselves in
     grids), every method with its step-size sweeps; the chapter reads
     ``inverse_chapter.json`` and computes its central setting live.
 ``all``
-    ``scale``, ``cost``, ``compare``, ``training``, ``discussion``, ``hig_chapter`` and
-    ``inverse_chapter``; ``--jobs 2`` runs the
-    parts in parallel processes.  Writes ``all.json`` with the headline
-    numbers and the run time of every part.
-
-The computations live in :mod:`companion.experiments.benchmarks`.
+    Every part of :data:`PART_FILES` (``--jobs 2`` runs them in parallel processes), then
+    the ``training`` summary. Writes ``all.json`` with the status, run time and files of
+    every part. ``python -m companion.bench check`` lists the results the chapters read
+    and the part that writes each (:data:`SEPARATE_RESULTS`: those written elsewhere).
 """
 
 from __future__ import annotations
@@ -69,27 +71,30 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import sys
-from pathlib import Path
 import time
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 __all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
            "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion",
-           "HIG_CHAPTER_SCHEMA", "run_hig_chapter", "INVERSE_CHAPTER_SCHEMA", "run_inverse_chapter"]
+           "HIG_CHAPTER_SCHEMA", "run_hig_chapter", "INVERSE_CHAPTER_SCHEMA", "run_inverse_chapter",
+           "load_document", "stored_training_records", "PART_FILES", "SEPARATE_RESULTS", "chapter_result_files",
+           "unwritten_results", "machine_line"]
 
 #: Registered subcommands: name -> (help, add_arguments(parser), run(args) -> dict).
 SUBCOMMANDS: dict = {}
 
 #: Identifiers of the JSON layouts written by the subcommands.
 COMPARE_SCHEMA = "companion.bench.compare/1"
-SCALE_SCHEMA = "companion.bench.scale/1"
+SCALE_SCHEMA = "companion.bench.scale/2"
 COST_SCHEMA = "companion.bench.cost/1"
-TRAINING_SCHEMA = "companion.bench.training/1"
-ALL_SCHEMA = "companion.bench.all/1"
+TRAINING_SCHEMA = "companion.bench.training/2"
+ALL_SCHEMA = "companion.bench.all/2"
 DISCUSSION_SCHEMA = "companion.bench.discussion/1"
 HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
 INVERSE_CHAPTER_SCHEMA = "companion.bench.inverse_chapter/1"
@@ -113,6 +118,18 @@ def load_document(path, *, schema: str, what: str, command: str, allow_quick: bo
     if document.get("quick") and not allow_quick:
         raise ValueError(f"{path} holds a --quick run, too small for the chapter; {fix}")
     return document
+
+def machine_line(document: dict) -> str:
+    """One line naming the machine, library versions and date of a result document.
+
+    >>> machine_line({"date": "2026-01-01", "machine": {"platform": "Linux", "cpu_count": 2, "python": "3.11",
+    ...                                                  "numpy": "2.0", "scipy": "1.14", "companion": "0.2"}})
+    '2026-01-01: Linux, 2 CPUs, Python 3.11, numpy 2.0, scipy 1.14, companion 0.2'
+    """
+    m = document.get("machine", {})
+    return (f"{document.get('date', '?')}: {m.get('platform')}, {m.get('cpu_count')} CPUs, Python {m.get('python')}, "
+            f"numpy {m.get('numpy')}, scipy {m.get('scipy')}, companion {m.get('companion')}")
+
 
 #: The training benchmarks: name -> (module, JSON file it writes).  Imported lazily; a missing one is skipped.
 TRAINING_MODULES = {"sip": ("companion.bench_sip", "sip.json"), "hig": ("companion.bench_hig", "bench_hig.json")}
@@ -391,60 +408,84 @@ def _jobs_arguments(parser: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- scale
 def scale_settings(quick: bool = False) -> dict:
-    r"""The :math:`\alpha` grid, budget and tolerance of ``scale``.
+    r"""The :math:`\alpha` grid, seeds, budgets and tolerance of ``scale``.
 
     >>> scale_settings(quick=True)["alphas"]
-    [0.0001, 0.01, 1.0, 100.0, 10000.0]
+    [0.0001, 1.0, 10000.0]
     """
-    from .experiments import benchmarks as bm
-    from .experiments import summary
+    from . import scaling
 
-    exponents = [-4, -2, 0, 2, 4] if quick else [k / 2 for k in range(-8, 9)]
+    exponents = [-4, 0, 4] if quick else list(range(-4, 5))
+    alphas = [float(f"{10.0 ** e:.12g}") for e in exponents]
     return {
-        "alphas": [float(f"{10.0 ** e:.12g}") for e in exponents],
-        "families": list(bm.FAMILIES),
-        "rules": list(bm.SCALE_RULES),
-        "tuned_rules": list(bm.TUNED_RULES),
-        "fixed_eta": {k: v for k, v in summary.FIXED_ETA.items() if k not in bm.TUNED_RULES},
-        "adam_grid": list(bm.ADAM_GRID),
-        "gd_grid": "factors 1e-3 ... 1 (2 per decade), 1.5 and 1.9 of 1/lambda_max(J^T J) at the start",
-        "steps": 100 if quick else 500,
+        "alphas": alphas,
+        "record_alphas": [alphas[0], alphas[-1]] if quick else [alphas[0], 1.0, alphas[-1]],
+        "families": list(scaling.FAMILIES),
+        "rules": list(scaling.SCALE_RULES),
+        "tuned_rules": list(scaling.TUNED_RULES),
+        "fixed_eta": {k: v for k, v in scaling.FIXED_ETA.items() if k not in scaling.TUNED_RULES},
+        "gd_grid": "factors 1e-3 ... 1 (2 per decade), 1.5, 1.9 and 2.5 of 1/lambda_max(J^T J)",
+        "adam_grid": "factors 1e-6 ... 10 (1 per decade) of the largest |z_0,i| of the validation starts",
+        "selection": "median over the validation starts of the mean log10 max(L_k/L_0, rel_tol), k = 0..iterations",
+        "validation_seeds": list(range(100, 105)),
+        "test_seeds": list(range(5)),
+        "iterations": 100 if quick else 500,
+        "seconds": 0.005 if quick else 0.1,
         "rel_tol": 1e-10,
-        "start": bm.SCALE_START.tolist(),
-        "rotation_angle": bm.ROTATION_ANGLE,
         "nonlinear_steps": 20,
-        "deviation": "max_k |x_k - M z_k| / |x_0 - x*|, paths continued with their last point; "
-                     "x_k on alpha = 1 from x_0, z_k on alpha from M^-1 x_0",
+        "deviation": "max_k |x_k - M z_k| / |x_0 - x*| per test start, paths continued with their last point; "
+                     "x_k on alpha = 1 from x_0, z_k on alpha from M^-1 x_0, each with its own selected step size",
         "quick": bool(quick),
     }
 
 
 def _plot_scale(document: dict, path: str) -> None:
-    from .experiments import benchmarks as bm
+    from . import comparisons, scaling
 
     families = document["settings"]["families"]
-    fig = _figure((11, 3.6 * len(families)))
-    axes = fig.subplots(len(families), 2, squeeze=False)
+    records = document["results"]["comparisons"]
+    extreme = [r for r in records if r["name"].endswith(f"alpha = {max(document['settings']['alphas']):g}")]
+    fig = _figure((11, 3.4 * (len(families) + len(extreme))))
+    axes = fig.subplots(len(families) + len(extreme), 2, squeeze=False)
     for row, family in zip(axes, families):
-        bm.plot_scale(row, document, family)
-    fig.suptitle("companion.bench scale: same problem in other units (GD and Adam tuned per alpha)", fontsize=10)
+        scaling.plot_deviation(row[0], document["results"]["rows"], family)
+        scaling.plot_iterations(row[1], document["results"]["rows"], family, budget=document["settings"]["iterations"])
+    for row, record in zip(axes[len(families):], extreme):
+        comparisons.plot_comparison(row, record)
+    fig.suptitle("companion.bench scale: the same problem in other units (GD and Adam tuned per alpha); "
+                 "median and min-max over the test starts", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
 
 
 def run_scale(quick: bool = False, out: str = "bench_results", log: Optional[Callable[[str], None]] = None) -> dict:
     """Run ``scale``; write ``scale.json`` and ``scale.png`` into ``out``; return the JSON document."""
-    from .experiments import benchmarks as bm
+    from . import scaling
 
     log = log or _log_to_stderr
     start = time.perf_counter()
-    settings = scale_settings(quick)
-    results = bm.scale_study(settings["alphas"], families=settings["families"], rule_names=settings["rules"],
-                             steps=settings["steps"], rel_tol=settings["rel_tol"],
-                             nonlinear_steps=settings["nonlinear_steps"], log=log)
+    s = scale_settings(quick)
+    common = dict(validation_seeds=s["validation_seeds"], test_seeds=s["test_seeds"], iterations=s["iterations"],
+                  rel_tol=s["rel_tol"], rule_names=s["rules"])
+    rows, records = [], []
+    for family in s["families"]:
+        base = scaling.scale_comparison(family, 1.0, seconds=s["seconds"] if 1.0 in s["record_alphas"] else 0.0,
+                                        **common)
+        for alpha in s["alphas"]:
+            t0 = time.perf_counter()
+            seconds = s["seconds"] if alpha in s["record_alphas"] else 0.0
+            run = base if alpha == 1.0 else scaling.scale_comparison(family, alpha, seconds=seconds,
+                                                                     base_etas=base["etas"], **common)
+            rows += run["rows"]
+            if run["record"] is not None:
+                records.append(run["record"])
+            log(f"scale {family:12s} alpha = {alpha:8.3g}: {time.perf_counter() - t0:6.2f} s")
+    nonlinear = [{"rule": name, "alpha": alpha,
+                  "deviation": scaling.nonlinear_deviation(name, alpha, steps=s["nonlinear_steps"])}
+                 for name in s["rules"] for alpha in s["alphas"]]
     document = {"schema": SCALE_SCHEMA, "command": "scale", "quick": bool(quick), "date": _now(),
-                "machine": machine_info(), "seeds": [], "settings": settings, "results": results}
-    document["headline"] = bm.headline(scale=document)
+                "machine": machine_info(), "seeds": {"validation": s["validation_seeds"], "test": s["test_seeds"]},
+                "settings": s, "results": {"rows": rows, "nonlinear": nonlinear, "comparisons": records}}
     return _write(document, out, "scale", _plot_scale, start, log)
 
 
@@ -461,11 +502,11 @@ def cost_settings(quick: bool = False) -> dict:
     >>> cost_settings(quick=True)["ns"]
     [32, 64, 128, 256]
     """
-    from .experiments import benchmarks as bm
+    from .step_cost import COST_RULES
 
-    settings = {
+    return {
         "ns": [32, 64, 128, 256] if quick else [2**k for k in range(5, 13)],
-        "rules": list(bm.COST_RULES),
+        "rules": list(COST_RULES),
         "nu_t": 1e-3,
         "noise": 1e-3,
         "seed": 0,
@@ -478,32 +519,30 @@ def cost_settings(quick: bool = False) -> dict:
                   "the step to last >= min_sample s; wall-clock and thread CPU time; one BLAS thread",
         "quick": bool(quick),
     }
-    return settings
 
 
 def _plot_cost(document: dict, path: str) -> None:
-    from .experiments import benchmarks as bm
+    from .step_cost import plot_cost
 
     fig = _figure((11, 4.2))
     ax_cpu, ax_wall = fig.subplots(1, 2)
-    bm.plot_cost(ax_cpu, document, "cpu")
-    bm.plot_cost(ax_wall, document, "wall")
+    plot_cost(ax_cpu, document, "cpu")
+    plot_cost(ax_wall, document, "wall")
     fig.tight_layout()
     fig.savefig(path)
 
 
 def run_cost(quick: bool = False, out: str = "bench_results", log: Optional[Callable[[str], None]] = None) -> dict:
     """Run ``cost``; write ``cost.json`` and ``cost.png`` into ``out``; return the JSON document."""
-    from .experiments import benchmarks as bm
+    from .step_cost import cost_study
 
     log = log or _log_to_stderr
     start = time.perf_counter()
     settings = cost_settings(quick)
     keys = ("nu_t", "noise", "seed", "repeats", "min_sample", "budget", "max_step", "fit_min_n")
-    results = bm.cost_study(settings["ns"], rule_names=settings["rules"], log=log, **{k: settings[k] for k in keys})
+    results = cost_study(settings["ns"], rule_names=settings["rules"], log=log, **{k: settings[k] for k in keys})
     document = {"schema": COST_SCHEMA, "command": "cost", "quick": bool(quick), "date": _now(),
                 "machine": machine_info(), "seeds": [settings["seed"]], "settings": settings, "results": results}
-    document["headline"] = bm.headline(cost=document)
     return _write(document, out, "cost", _plot_cost, start, log)
 
 
@@ -520,8 +559,6 @@ def run_training_module(name: str, quick: bool = False, out: str = "bench_result
     Returns ``{"name", "module", "status", "runtime_seconds", "file", "error", "document"}`` with status
     ``"ok"``, ``"not available"`` (the module does not exist or has no ``run``) or ``"failed"``.
     """
-    from pathlib import Path
-
     module_name, file_name = TRAINING_MODULES[name]
     record = {"name": name, "module": module_name, "status": "ok", "runtime_seconds": None, "file": None,
               "error": None, "document": None}
@@ -552,60 +589,101 @@ def run_training_module(name: str, quick: bool = False, out: str = "bench_result
     return record
 
 
-def _plot_training(document: dict, path: str) -> None:
-    from .experiments import benchmarks as bm
+def stored_training_records(out: str = "bench_results") -> dict:
+    """The records of :func:`run_training_module` for the training documents already stored in ``out`` (no runs).
 
-    fig = _figure((11, 4.2))
-    bm.plot_training(fig.subplots(1, 2), document)
+    A missing or unreadable file gives the status ``"missing"`` with a message naming the fix.
+    """
+    records = {}
+    for name, (module_name, file_name) in TRAINING_MODULES.items():
+        path = Path(out) / file_name
+        record = {"name": name, "module": module_name, "status": "ok", "runtime_seconds": None, "file": file_name,
+                  "error": None, "document": None}
+        try:
+            record["document"] = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            record.update(status="missing", file=None,
+                          error=f"{path}: {type(exc).__name__}; run `python -m {module_name}` or `make bench`")
+        records[name] = record
+    return records
+
+
+def _plot_training(document: dict, path: str, records: Optional[dict] = None) -> None:
+    from . import comparisons, evidence
+
+    found = [r for record in (records or {}).values() for r in evidence.find_comparisons(record.get("document"))]
+    fig = _figure((11, 3.3 * max(1, len(found))))
+    axes = fig.subplots(max(1, len(found)), 2, squeeze=False)
+    for row, record in zip(axes, found):
+        comparisons.plot_comparison(row, record)
+    if not found:
+        for ax in axes[0]:
+            ax.text(0.5, 0.5, "no comparison records in the training documents", ha="center", va="center",
+                    transform=ax.transAxes)
+            ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(path)
 
 
-def _training_document(records: dict, quick: bool, start: float) -> dict:
-    from .experiments import benchmarks as bm
+def _training_document(records: dict, quick: bool) -> dict:
+    from . import comparisons
 
-    docs = {name: (r["document"] if r["status"] == "ok" else None) for name, r in records.items()}
-    modules = {name: {k: v for k, v in r.items() if k != "document"} for name, r in records.items()}
-    seeds = {"sip": _get_nested(docs.get("sip"), "seeds"),
-             "hig": {part: _get_nested(docs.get("hig"), "settings", part, "seeds") for part in ("toy", "oscillators")}}
+    sources = {TRAINING_MODULES[name][1]: (r["document"] if r["status"] == "ok" else None)
+               for name, r in records.items()}
+    rows = comparisons.summarise(sources)
     return {
         "schema": TRAINING_SCHEMA, "command": "training", "quick": bool(quick), "date": _now(),
-        "machine": machine_info(), "seeds": seeds,
+        "machine": machine_info(),
+        "seeds": sorted({s for d in sources.values() if d for r in _records_in(d) for m in r["methods"]
+                         for s in m["seeds"]}),
         "settings": {"modules": {k: v[0] for k, v in TRAINING_MODULES.items()}, "quick": bool(quick),
-                     "sip": (docs.get("sip") or {}).get("settings"), "hig": (docs.get("hig") or {}).get("settings")},
-        "modules": modules,
-        "summary": bm.training_summary(docs.get("sip"), docs.get("hig")),
+                     "summary": "per comparison record of the sources and per method: the median test value over "
+                                "the seeds at the iteration budget and at the wall-clock budget, with min and max"},
+        "modules": {name: {k: v for k, v in r.items() if k != "document"} for name, r in records.items()},
+        "sources": {source: (document or {}).get("date") for source, document in sources.items()},
+        "summary": rows,
+        "verdicts": comparisons.verdicts(rows),
     }
 
 
-def _get_nested(document, *keys):
-    for key in keys:
-        if not isinstance(document, dict):
-            return None
-        document = document.get(key)
-    return document
+def _records_in(document) -> list:
+    from .evidence import find_comparisons
+
+    return list(find_comparisons(document))
 
 
 def run_training(quick: bool = False, out: str = "bench_results", jobs: int = 1,
-                 log: Optional[Callable[[str], None]] = None, records: Optional[dict] = None) -> dict:
-    """Run ``training`` (or summarise the given ``records``); write ``training.json`` and ``training.png``."""
+                 log: Optional[Callable[[str], None]] = None, records: Optional[dict] = None,
+                 stored: bool = False) -> dict:
+    """Run ``training`` (or summarise the given ``records``); write ``training.json`` and ``training.png``.
+
+    ``stored=True`` runs nothing and summarises the training documents already in ``out``.
+    """
     log = log or _log_to_stderr
     start = time.perf_counter()
+    if records is None and stored:
+        records = stored_training_records(out)
     if records is None:
         records = _run_parts([("training", name) for name in TRAINING_MODULES], quick, out, jobs, log)
         records = {name: records[("training", name)] for name in TRAINING_MODULES}
     for name, record in records.items():
         if record["status"] != "ok":
             log(f"training: {name} {record['status']}: {record['error']}")
-    document = _training_document(records, quick, start)
-    return _write(document, out, "training", _plot_training, start, log)
+    document = _training_document(records, quick)
+    return _write(document, out, "training", lambda d, p: _plot_training(d, p, records), start, log)
 
 
-@subcommand("training", "SIP and HIG against Adam and Gauss-Newton (runs companion.bench_sip, bench_hig)",
-            _jobs_arguments)
+def _training_arguments(parser: argparse.ArgumentParser) -> None:
+    _jobs_arguments(parser)
+    parser.add_argument("--stored", action="store_true",
+                        help="run nothing: summarise the training documents already in --out")
+
+
+@subcommand("training", "SIP and HIG against their baselines: runs companion.bench_sip and bench_hig "
+                        "(--stored: only summarises their JSON)", _training_arguments)
 def training(args: argparse.Namespace) -> dict:
     """The ``training`` subcommand."""
-    return run_training(quick=args.quick, out=args.out, jobs=args.jobs)
+    return run_training(quick=args.quick, out=args.out, jobs=args.jobs, stored=args.stored)
 
 
 # --------------------------------------------------------------------------- discussion
@@ -736,6 +814,27 @@ def inverse_chapter(args: argparse.Namespace) -> dict:
 
 
 # --------------------------------------------------------------------------- all
+#: The parts of ``all`` (longest first, so that parallel workers finish together) and the files each writes.
+PART_FILES = {
+    "training:sip": ("sip.json", "sip.png"),
+    "training:hig": ("bench_hig.json", "bench_hig.png"),
+    "compare": ("compare.json", "compare.png"),
+    "discussion": ("discussion.json", "discussion.png"),
+    "hig_chapter": ("hig_chapter.json", "hig_chapter.png"),
+    "inverse_chapter": ("inverse_chapter.json", "inverse_chapter.png"),
+    "scale": ("scale.json", "scale.png"),
+    "cost": ("cost.json", "cost.png"),
+    "training": ("training.json", "training.png"),
+    "all": ("all.json",),
+}
+
+#: Results the chapters read that ``all`` does not write, with the command that does and why it is separate.
+SEPARATE_RESULTS = {
+    "own_simulator.json": "tools/own_simulator_bench.py (make bench-own-simulator): its training sweep runs "
+                          "about 9 minutes on one core, more than make bench allows for one part",
+}
+
+
 def _part(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
     """One part of ``all`` (top-level, so that a worker process can run it); returns its document or record."""
     start = time.perf_counter()
@@ -775,38 +874,49 @@ def _guarded(kind: str, name: Optional[str], quick: bool, out: str) -> dict:
                 "runtime_seconds": None, "document": None}
 
 
+def _headline(scale_doc: Optional[dict], cost_doc: Optional[dict], training_doc: Optional[dict]) -> dict:
+    """The few numbers that say whether a run looks like the last one: deviations, exponents, verdicts."""
+    from . import evidence
+
+    out: dict = {}
+    if scale_doc is not None:
+        rows = scale_doc["results"]["rows"]
+        extremes = (min(r["alpha"] for r in rows), max(r["alpha"] for r in rows))
+        out["scale_median_deviation_at_extreme_alpha"] = {
+            f"{r['family']} / {r['rule']} / {r['alpha']:g}": evidence.spread(r["deviation"])["median"]
+            for r in rows if r["alpha"] in extremes}
+    if cost_doc is not None:
+        out["cost_exponent"] = {rule: fit["exponent_cpu"] for rule, fit in cost_doc["results"]["fits"].items()}
+    if training_doc is not None:
+        out["training_verdicts"] = training_doc.get("verdicts")
+    return out
+
+
 def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
             log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``scale``, ``cost``, ``compare``, ``discussion``, ``hig_chapter``, ``inverse_chapter`` and ``training``.
+    """Run every part of :data:`PART_FILES`: the benchmarks, the chapters' stored runs, then the training summary.
 
-    Writes ``all.json`` with the headlines and the run time of every part.
+    Writes ``all.json`` with the status, run time and files of every part and a few headline numbers.
     """
-    from .experiments import benchmarks as bm
-
     log = log or _log_to_stderr
     start = time.perf_counter()
-    # longest first, so that parallel workers finish together; cost runs alone when jobs == 1
-    parts = [("training", name) for name in TRAINING_MODULES] + [("compare", None), ("discussion", None),
-                                                                 ("hig_chapter", None), ("inverse_chapter", None),
-                                                                 ("scale", None), ("cost", None)]
+    parts = [tuple(key.split(":")) if ":" in key else (key, None) for key in PART_FILES if key not in ("training", "all")]
     results = _run_parts(parts, quick, out, jobs, log)
     training_records = {name: results[("training", name)] for name in TRAINING_MODULES}
     training_doc = run_training(quick, out, log=log, records=training_records)
-    kinds = ("scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter")
-    documents = {kind: results[(kind, None)].get("document") for kind in kinds}
-    runtimes = {kind: results[(kind, None)].get("runtime_seconds") for kind in kinds}
-    runtimes.update({f"training:{name}": r.get("runtime_seconds") for name, r in training_records.items()})
-    statuses = {kind: results[(kind, None)]["status"] for kind in kinds}
-    statuses.update({f"training:{name}": r["status"] for name, r in training_records.items()})
-    errors = {key: results[part].get("error") for key, part in
-              [(kind, (kind, None)) for kind in kinds]
-              + [(f"training:{n}", ("training", n)) for n in TRAINING_MODULES]}
+    keys = {(kind if name is None else f"{kind}:{name}"): (kind, name) for kind, name in parts}
+    statuses = {key: results[part]["status"] for key, part in keys.items()}
+    statuses["training"] = "ok"
+    runtimes = {key: results[part].get("runtime_seconds") for key, part in keys.items()}
+    runtimes["training"] = training_doc.get("runtime_seconds")
+    errors = {key: results[part].get("error") for key, part in keys.items() if results[part].get("error")}
+    documents = {key: results[part].get("document") for key, part in keys.items()}
     document = {
         "schema": ALL_SCHEMA, "command": "all", "quick": bool(quick), "date": _now(), "machine": machine_info(),
-        "jobs": jobs, "status": statuses, "errors": {k: v for k, v in errors.items() if v},
-        "part_runtime_seconds": runtimes,
+        "jobs": jobs, "status": statuses, "errors": errors, "part_runtime_seconds": runtimes,
         "files": sorted(f for f in os.listdir(out) if f.endswith((".json", ".png"))) if os.path.isdir(out) else [],
-        "headline": bm.headline(scale=documents["scale"], cost=documents["cost"], training=training_doc),
+        "separate": SEPARATE_RESULTS,
+        "headline": _headline(documents.get("scale"), documents.get("cost"), training_doc),
     }
     document["total_seconds"] = time.perf_counter() - start
     document = _write(document, out, "all", None, start, log)
@@ -816,11 +926,54 @@ def run_all(quick: bool = False, out: str = "bench_results", jobs: int = 1,
     return document
 
 
-@subcommand("all", "scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel processes)",
+@subcommand("all", "every part: scale, cost, compare, the chapters' sweeps and training (--jobs 2: in parallel)",
             _jobs_arguments)
 def all_(args: argparse.Namespace) -> dict:
     """The ``all`` subcommand."""
     return run_all(quick=args.quick, out=args.out, jobs=args.jobs)
+
+
+# --------------------------------------------------------------------------- check
+_RESULTS_FILE_CALL = re.compile(r"""results_file\(\s*\\?["']([^"'\\]+)\\?["']""")
+
+
+def chapter_result_files(book="book") -> dict:
+    """The result files the chapters read with ``results_file("<name>")``: ``{name: [notebooks]}``.
+
+    >>> "sip.json" in chapter_result_files(Path(__file__).resolve().parents[1] / "book")
+    True
+    """
+    found: dict = {}
+    for notebook in sorted(Path(book).glob("*.ipynb")):
+        for name in _RESULTS_FILE_CALL.findall(notebook.read_text(encoding="utf-8")):
+            found.setdefault(name, []).append(notebook.name)
+    return found
+
+
+def unwritten_results(book="book") -> list[str]:
+    """Every result a chapter reads that neither ``all`` (:data:`PART_FILES`) nor a separate command writes."""
+    written = {name for files in PART_FILES.values() for name in files}
+    return [f"{name} (read by {', '.join(notebooks)}) is written by no part of `all`; add it to PART_FILES"
+            for name, notebooks in chapter_result_files(book).items()
+            if name not in written and name not in SEPARATE_RESULTS]
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--book", default="book", help="folder of the chapters (default: book)")
+
+
+@subcommand("check", "list the results the chapters read and which part writes each (exit 1 if one has no writer)",
+            _check_arguments)
+def check(args: argparse.Namespace) -> dict:
+    """The ``check`` subcommand: prints one line per result file; the document's status says whether all are written."""
+    writers = {name: part for part, files in PART_FILES.items() for name in files}
+    for name, notebooks in chapter_result_files(args.book).items():
+        writer = f"all: {writers[name]}" if name in writers else SEPARATE_RESULTS.get(name, "NOTHING")
+        print(f"{name:24s} read by {', '.join(notebooks):40s} written by {writer}")
+    problems = unwritten_results(args.book)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return {"status": {"check": "failed" if problems else "ok"}}
 
 
 # --------------------------------------------------------------------------- CLI

@@ -1,19 +1,24 @@
-# Benchmarks (issue 8), included by the Makefile.
+# Benchmarks (issues 8 and 13), included by the Makefile.
 #
-#   make bench        measure every rule: python -m companion.bench all --jobs $(BENCH_JOBS)
-#                     (scale-invariance, cost against size, the optimiser comparison, the
-#                     SIP / HIG training benchmarks and the stored sweeps of the chapters:
-#                     discussion, hig_chapter); writes JSON + PNG into $(BENCH_OUT),
-#                     about 6-8 minutes on 2 cores.  Commit the results: book/benchmarks.ipynb
-#                     shows them, and book/sip.ipynb (sip.json), book/hig.ipynb (hig_chapter.json)
-#                     and book/discussion.ipynb (discussion.json) read their sweeps from them
-#                     (re-execute these after a new run).
+#   make bench        every part of `python -m companion.bench all --jobs $(BENCH_JOBS)` (companion.bench.PART_FILES):
+#                     scale, cost, compare, the chapters' stored runs (inverse_chapter, hig_chapter,
+#                     discussion), the training benchmarks (companion.bench_sip, companion.bench_hig) and the
+#                     training summary; writes JSON + PNG into $(BENCH_OUT) and all.json with the run time of
+#                     every part.  From a fresh clone it regenerates every committed result the chapters read,
+#                     except own_simulator.json (below).  Commit the results and re-execute the chapters that
+#                     read them: `python -m companion.bench check` lists them (results_file(...) in book/*.ipynb)
+#                     with the part that writes each, and fails if one has no writer.
 #   make bench-quick  the same with reduced sizes into $(BENCH_QUICK_OUT), under a minute
 #                     (a smoke test; it never touches the committed results)
+#   make bench-own-simulator
+#                     the sweeps of the chapter "Your own simulator" (tools/own_simulator_bench.py ->
+#                     bench_results/own_simulator.json).  Not part of make bench: its training sweep runs
+#                     about 9 minutes on one core, more than one part of make bench may take.
 #
-# One part alone: $(BIN)/python -m companion.bench scale|cost|training|compare|discussion|hig_chapter [--quick] [--out DIR]
+# One part alone: $(BIN)/python -m companion.bench scale|cost|training|compare|discussion|hig_chapter|inverse_chapter
+#                 [--quick] [--out DIR];  `training --stored` only summarises the stored training results.
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-check bench-own-simulator
 
 BENCH_OUT       ?= bench_results
 BENCH_QUICK_OUT ?= _build/bench-quick
@@ -23,10 +28,17 @@ bench: $(STAMP)
 	@t0=$$(date +%s); \
 	MPLBACKEND=Agg $(BIN)/python -m companion.bench all --jobs $(BENCH_JOBS) --out $(BENCH_OUT); \
 	t1=$$(date +%s); \
-	echo "== make bench took $$((t1 - t0)) s; results in $(BENCH_OUT)/"
+	echo "== make bench took $$((t1 - t0)) s; results in $(BENCH_OUT)/"; \
+	$(BIN)/python -m companion.bench check
 
 bench-quick: $(STAMP)
 	@t0=$$(date +%s); \
 	MPLBACKEND=Agg $(BIN)/python -m companion.bench all --quick --jobs $(BENCH_JOBS) --out $(BENCH_QUICK_OUT); \
 	t1=$$(date +%s); \
 	echo "== make bench-quick took $$((t1 - t0)) s; results in $(BENCH_QUICK_OUT)/"
+
+bench-check: $(STAMP)
+	$(BIN)/python -m companion.bench check
+
+bench-own-simulator: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 PYTHONPATH=$(CURDIR) $(BIN)/python tools/own_simulator_bench.py --part all

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from companion import bench
@@ -158,54 +159,88 @@ def _check_common(document, schema, command):
 def test_all_quick_is_quick_and_writes_every_file(all_quick):
     out, seconds = all_quick
     assert seconds < 60, f"all --quick took {seconds:.1f} s"
-    for name in ("scale", "cost", "compare", "training", "discussion", "hig_chapter", "inverse_chapter"):
-        png = (out / f"{name}.png").read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000, name
-        text = (out / f"{name}.json").read_text()
-        assert "NaN" not in text and "Infinity" not in text, name
+    for part, files in bench.PART_FILES.items():
+        for name in files:
+            if name.endswith(".png"):
+                png = (out / name).read_bytes()
+                # training.png holds only a note while the training documents hold no comparison records
+                assert png[:8] == b"\x89PNG\r\n\x1a\n" and (len(png) > 10_000 or name == "training.png"), name
+            else:
+                text = (out / name).read_text()
+                assert "NaN" not in text and "Infinity" not in text, name
     summary = _load(out, "all")
     assert summary["schema"] == bench.ALL_SCHEMA and summary["jobs"] == 2
-    assert set(summary["status"]) == {"scale", "cost", "compare", "discussion", "hig_chapter", "inverse_chapter",
-                                       "training:sip", "training:hig"}
+    assert set(summary["status"]) == set(bench.PART_FILES) - {"all"}
     assert all(v in ("ok", "not available") for v in summary["status"].values()), summary["errors"]
-    assert {"scale.json", "cost.json", "compare.json", "training.json", "discussion.json",
-            "hig_chapter.json", "inverse_chapter.json"} <= set(summary["files"])
     assert all(v is None or v >= 0 for v in summary["part_runtime_seconds"].values())
-    headline = summary["headline"]
-    assert set(headline) >= {"scale_deviation", "scale_iterations", "cost_exponent", "training"}
+    assert set(summary["headline"]) == {"scale_median_deviation_at_extreme_alpha", "cost_exponent",
+                                        "training_verdicts"}
 
 
-def test_scale_schema_and_invariance(all_quick):
+def test_all_writes_every_result_the_chapters_read(all_quick):
+    """`make bench` from a fresh clone regenerates every committed result a chapter reads (or names who does)."""
     out, _ = all_quick
-    d = _load(out, "scale")
+    read = bench.chapter_result_files(REPO / "book")
+    assert {"sip.json", "hig_chapter.json", "discussion.json", "inverse_chapter.json", "scale.json",
+            "cost.json", "training.json"} <= set(read)
+    for name in read:
+        assert (out / name).exists() or name in bench.SEPARATE_RESULTS, f"all --quick did not write {name}"
+    assert bench.unwritten_results(REPO / "book") == []
+
+
+def test_check_names_a_result_without_writer(tmp_path, capsys):
+    (tmp_path / "x.ipynb").write_text(json.dumps({"cells": [{"source": ['load(results_file("nobody.json"))\n',
+                                                                          'results_file("scale.json")']}]}))
+    assert bench.chapter_result_files(tmp_path) == {"nobody.json": ["x.ipynb"], "scale.json": ["x.ipynb"]}
+    assert bench.main(["check", "--book", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "nobody.json (read by x.ipynb) is written by no part" in captured.err
+    assert "scale.json" in captured.out and "all: scale" in captured.out
+    assert bench.main(["check", "--book", str(REPO / "book")]) == 0
+
+
+@pytest.fixture(scope="module")
+def own_parts_quick(tmp_path_factory):
+    """The quick versions of scale and cost, in this process (independent of the other parts of `all`)."""
+    out = tmp_path_factory.mktemp("own")
+    quiet = lambda message: None  # noqa: E731
+    return out, bench.run_scale(quick=True, out=str(out), log=quiet), bench.run_cost(quick=True, out=str(out), log=quiet)
+
+
+def test_scale_quick_schema_invariance_and_records(own_parts_quick):
+    from companion import evidence
+
+    out, d, _ = own_parts_quick
     _check_common(d, bench.SCALE_SCHEMA, "scale")
-    settings = d["settings"]
-    rows = d["results"]["rows"]
+    settings, results = d["settings"], d["results"]
+    rows = results["rows"]
     assert len(rows) == len(settings["families"]) * len(settings["rules"]) * len(settings["alphas"])
     assert min(settings["alphas"]) == 1e-4 and max(settings["alphas"]) == 1e4
     for row in rows:
-        assert {"family", "rule", "alpha", "eta", "tuned", "iterations", "converged", "status", "deviation",
-                "final_loss_ratio"} <= set(row)
-        assert row["converged"] == (row["iterations"] is not None)
-        assert row["tuned"] == (row["rule"] in ("GD", "Adam"))
-        if row["alpha"] == 1.0 and row["deviation"] is not None:
-            assert row["deviation"] == 0.0  # the same run twice
+        assert {"family", "rule", "alpha", "eta", "tuned", "interior", "iterations", "test", "deviation",
+                "statuses"} <= set(row)
+        assert len(row["deviation"]) == len(settings["test_seeds"])
+        assert row["tuned"] == (row["rule"] in ("GD", "Adam")) and row["interior"]
+        if row["alpha"] == 1.0:
+            assert all(v is None or v < 1e-15 for v in row["deviation"])  # the same run twice (up to rounding)
     for family in settings["families"]:
         for name in ("Newton", "Gauss-Newton", "IG", "PG"):
             mine = [r for r in rows if r["family"] == family and r["rule"] == name]
-            assert len({r["iterations"] for r in mine}) == 1 and mine[0]["iterations"] is not None
-            assert max(r["deviation"] for r in mine) < 1e-8, (family, name)
+            assert {v for r in mine for v in r["iterations"]} == {17}
+            assert max(v for r in mine for v in r["deviation"]) < 1e-8, (family, name)
         for name in ("GD", "BFGS"):
-            extreme = [r for r in rows if r["family"] == family and r["rule"] == name and r["alpha"] in (1e-4, 1e4)]
-            assert all(r["deviation"] is None or r["deviation"] > 0.1 for r in extreme), (family, name)
-    gd_extreme = [r for r in rows if r["rule"] == "GD" and r["alpha"] in (1e-4, 1e4)]
-    assert all(not r["converged"] for r in gd_extreme)  # condition number 1e8: far beyond the budget
-    assert len(d["results"]["nonlinear"]) == len(settings["rules"]) * len(settings["alphas"])
+            extreme = [v for r in rows if r["family"] == family and r["rule"] == name and r["alpha"] in (1e-4, 1e4)
+                       for v in r["deviation"]]
+            assert evidence.spread(extreme)["median"] > 0.1, (family, name)
+    assert len(results["nonlinear"]) == len(settings["rules"]) * len(settings["alphas"])
+    assert len(results["comparisons"]) == len(settings["families"]) * len(settings["record_alphas"])
+    for record in results["comparisons"]:
+        assert evidence.problems_with(record) == [], record["name"]
+    assert (out / "scale.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cost_schema_and_skips(all_quick):
-    out, _ = all_quick
-    d = _load(out, "cost")
+def test_cost_quick_schema_and_skips(own_parts_quick):
+    _, _, d = own_parts_quick
     _check_common(d, bench.COST_SCHEMA, "cost")
     settings, results = d["settings"], d["results"]
     assert settings["ns"] == [32, 64, 128, 256]
@@ -232,13 +267,9 @@ def test_training_schema(all_quick):
         assert record["status"] in ("ok", "not available"), record
         if record["status"] == "ok":
             assert (out / record["file"]).exists()
-    summary = d["summary"]
-    if d["modules"]["hig"]["status"] == "ok":
-        for entry in summary["hig"]["experiments"].values():
-            assert entry["adam_over_hig"] > 0 and set(entry["median_final_loss"]) >= {"adam", "hig"}
-    if d["modules"]["sip"]["status"] == "ok":
-        assert summary["sip"]["sip_over_adam_cost_per_iteration"] > 0
-        assert summary["sip"]["sine_series"]["xis"]
+    for row in d["summary"]:
+        assert {"source", "comparison", "method", "at_iterations", "at_seconds", "selected", "problems"} <= set(row)
+    assert set(d["verdicts"]) == {row["comparison"] for row in d["summary"]}
 
 
 def test_training_records_missing_and_failing_modules(tmp_path, monkeypatch):
@@ -257,14 +288,17 @@ def test_training_records_missing_and_failing_modules(tmp_path, monkeypatch):
     assert document["modules"]["sip"]["status"] == "not available"
     assert document["modules"]["hig"]["status"] == "failed"
     assert "deliberately broken" in document["modules"]["hig"]["error"]
-    assert document["summary"] == {"sip": None, "hig": None}
+    assert document["summary"] == [] and document["verdicts"] == {}
     assert (tmp_path / "training.json").exists() and (tmp_path / "training.png").exists()
 
 
 def test_settings_of_the_full_runs():
     scale = bench.scale_settings()
-    assert scale["alphas"][0] == 1e-4 and scale["alphas"][-1] == 1e4 and len(scale["alphas"]) == 17
-    assert all(b / a == pytest.approx(10**0.5) for a, b in zip(scale["alphas"], scale["alphas"][1:]))
+    assert scale["alphas"][0] == 1e-4 and scale["alphas"][-1] == 1e4 and len(scale["alphas"]) == 9
+    assert all(b / a == pytest.approx(10.0) for a, b in zip(scale["alphas"], scale["alphas"][1:]))
+    assert len(scale["test_seeds"]) >= 5 and len(scale["validation_seeds"]) >= 5
+    assert not set(scale["test_seeds"]) & set(scale["validation_seeds"])
+    assert set(scale["record_alphas"]) == {1e-4, 1.0, 1e4}
     cost = bench.cost_settings()
     assert cost["ns"] == [32, 64, 128, 256, 512, 1024, 2048, 4096]
     assert cost["repeats"] >= 3
@@ -275,176 +309,18 @@ def test_jobs_must_be_positive(tmp_path):
         bench.run_training(quick=True, out=str(tmp_path), jobs=0, log=lambda message: None)
 
 
-# --------------------------------------------------------------------------- companion.experiments.benchmarks
-import numpy as np  # noqa: E402
-
-from companion import problems, rules  # noqa: E402
-from companion.driver import minimize  # noqa: E402
-from companion.experiments import benchmarks as bm  # noqa: E402
-
-
-@pytest.mark.parametrize("alpha", [1e-3, 0.5, 7.0, 1e4])
-def test_family_members_are_reparametrisations_of_alpha_one(alpha):
-    rng = np.random.default_rng(3)
-    for family in bm.FAMILIES:
-        matrix = bm.family_map(family, alpha)
-        direct = bm.family_problem(family, alpha)
-        mapped = bm.reparametrize_linear(bm.family_problem(family, 1.0), matrix)
-        for z in rng.normal(size=(3, 2)):
-            np.testing.assert_allclose(direct.output(z), mapped.output(z), rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(direct.jacobian_at(z), mapped.jacobian_at(z), rtol=1e-12, atol=1e-12)
-            y = rng.normal(size=2)
-            np.testing.assert_allclose(direct.invert(y, z), mapped.invert(y, z), rtol=1e-9, atol=1e-12)
-    # the diagonal family is exactly companion's own reparametrisation
-    q = problems.reparametrize(problems.alpha_scaled(1.0), [1.0, alpha])
-    z = np.array([0.3, -1.7])
-    np.testing.assert_array_equal(q.output(z), problems.alpha_scaled(alpha).output(z))
-
-
-def test_rotated_problem_is_symmetric_and_not_diagonal():
-    p = bm.rotated_problem(100.0)
-    jac = p.jacobian_at(np.zeros(2))
-    np.testing.assert_allclose(jac, jac.T, atol=1e-14)
-    np.testing.assert_allclose(np.linalg.eigvalsh(jac), [1.0, 100.0], rtol=1e-12)
-    assert abs(jac[0, 1]) > 10  # ill-conditioned along a rotated axis: Adam's coordinates do not align with it
-    hessian = jac.T @ jac
-    np.testing.assert_allclose(p.hessian_at(np.ones(2)), hessian, rtol=1e-12)
-
-
-def test_reparametrize_linear_matches_reparametrize_for_diagonal_maps():
-    base = problems.square_second(target=(1.0, 4.0))
-    scale = np.array([2.0, -0.5])
-    ours, theirs = bm.reparametrize_linear(base, np.diag(scale)), problems.reparametrize(base, scale)
-    z = np.array([0.7, 1.3])
-    np.testing.assert_allclose(ours.output(z), theirs.output(z))
-    np.testing.assert_allclose(ours.jacobian_at(z), theirs.jacobian_at(z))
-    np.testing.assert_allclose(ours.hessian_at(z), theirs.hessian_at(z))
-    y = np.array([0.5, 2.0])
-    np.testing.assert_allclose(ours.invert(y, z), theirs.invert(y, z))
-    with pytest.raises(ValueError, match="invertible"):
-        bm.reparametrize_linear(base, [[1.0, 2.0], [2.0, 4.0]])
-
-
-def test_path_deviation():
-    matrix = np.array([[2.0, 1.0], [0.0, 1.0]])
-    zs = np.array([[1.0, 1.0], [0.5, 0.2], [0.0, 0.0]])
-    xs = zs @ matrix.T
-    assert bm.path_deviation(xs, zs, matrix) == 0.0
-    shifted = xs + np.array([0.0, 0.3])
-    assert bm.path_deviation(shifted, zs, matrix) == pytest.approx(0.3 / np.linalg.norm(shifted[0]))
-    with pytest.raises(ValueError):
-        bm.path_deviation([[0.0, 0.0]], [[0.0, 0.0]], np.eye(2))
-
-
-def test_gd_step_grid_brackets_the_stability_limit():
-    for alpha in (1e-2, 1.0, 30.0):
-        p = problems.alpha_scaled(alpha)
-        lam = max(1.0, alpha**2)
-        grid = bm.gd_step_grid(p, [1.0, 1.0])
-        assert max(grid) < 2 / lam and min(grid) == pytest.approx(1e-3 / lam)
-        assert any(e == pytest.approx(1 / lam) for e in grid)
-
-
-def test_scale_run_tuned_and_fixed():
-    row = bm.scale_run("rotated", "PG", 1e3, steps=200)
-    assert row["iterations"] == 17 and row["deviation"] < 1e-10 and not row["tuned"]
-    gd = bm.scale_run("alpha_scaled", "GD", 1e2, steps=50)
-    assert gd["tuned"] and not gd["converged"] and gd["deviation"] > 0.5
-    with pytest.raises(ValueError):
-        bm.scale_run("alpha_scaled", "SGD", 1.0)
-    with pytest.raises(ValueError):
-        bm.family_problem("circle", 1.0)
-    with pytest.raises(ValueError):
-        bm.family_map("alpha_scaled", -1.0)
-
-
-def test_fit_exponent_against_linregress():
-    from scipy.stats import linregress
-
-    rng = np.random.default_rng(0)
-    ns = np.array([32, 64, 128, 256, 512, 1024])
-    times = 1e-7 * ns**2.4 * np.exp(0.05 * rng.normal(size=ns.size))
-    expected = linregress(np.log(ns), np.log(times)).slope
-    assert bm.fit_exponent(ns, times) == pytest.approx(expected, rel=1e-10)
-    assert bm.fit_exponent(ns, times, min_n=256) == pytest.approx(linregress(np.log(ns[3:]), np.log(times[3:])).slope)
-    assert bm.fit_exponent([32, 64, 128], [1.0, None, None]) is None
-    with pytest.raises(ValueError):
-        bm.fit_exponent([32, 64], [1.0, -1.0])
-
-
-def test_newton_is_regular_matches_the_svd_of_the_hessian():
-    from companion.experiments.inverse_problems import heat_task, second_order_choice
-
-    for n, nu_t in ((32, 1e-3), (64, 1e-3), (64, 1e-4), (128, 1e-4)):
-        expected = second_order_choice(heat_task(n, nu_t))[0] == "Newton"
-        assert bm.newton_is_regular(n, nu_t) == expected, (n, nu_t)
-
-
-def test_cost_rules_take_a_descent_step():
-    problem, x0, cutoff = bm.heat_cost_problem(32)
-    for name in bm.COST_RULES:
-        rule = bm.cost_rule(name, 32, 1e-3, cutoff)
-        result = minimize(problem, x0, rule, steps=2)
-        assert result.losses[-1] < result.losses[0], name
-    with pytest.raises(ValueError):
-        bm.cost_rule("HIG", 32, 1e-3, cutoff)
-
-
-def test_time_step_and_cost_study_skips():
-    timing = bm.time_step(problems.alpha_scaled(3.0), [1.0, 1.0], rules.newton(), repeats=3, min_sample=1e-4)
-    assert 1 <= timing["samples"] <= 3 and timing["wall"] > 0 and timing["calls_per_sample"] >= 1
-    study = bm.cost_study([16, 32, 64], rule_names=("GD", "IG"), repeats=1, min_sample=1e-4, budget=0.2,
-                          max_step=1e-9, fit_min_n=16)
-    rows = study["rows"]
-    assert [r["skipped"] for r in rows if r["rule"] == "IG"] == [False, True, True]
-    assert "exceeds the cap" in rows[1]["reason"]
-    assert study["fits"]["IG"]["exponent_cpu"] is None and study["fits"]["IG"]["largest_n_measured"] == 16
-    with pytest.raises(ValueError, match="increasing"):
-        bm.cost_study([64, 32])
-
-
-def test_training_summary_from_synthetic_documents():
-    hig = {"settings": {"toy": {"steps": 100, "seeds": [0, 1]}, "oscillators": {"steps": 10, "seeds": [0]}},
-           "toy": {"1": {"methods": {m: {"median_final_loss": v, "final_loss": [v, v], "ms_per_step": t}
-                                     for m, v, t in (("adam", 1.0, 1.0), ("gn", 0.1, 3.0), ("hig", 0.01, 2.0))}}},
-           "oscillators": {"methods": {"adam": {"median_final_loss": 0.5, "final_loss": [0.5], "ms_per_step": 1.0},
-                                       "hig": {"median_final_loss": 0.05, "final_loss": [0.05], "ms_per_step": 4.0}}}}
-    sip = {"seeds": [0, 1], "settings": {"sine": {"iterations": 50, "adam_factor": 2}},
-           "targets": {"sine_largest_xi": 64.0, "sine_median_x_error_ratio_at_largest_xi_by_phi": {"0.0": 5.0, "0.7854": 9.0},
-                       "sine_cost_ratio_sip_over_adam": 1.5, "heat_median_sip_fraction_of_adam_iterations": 0.25},
-           "sine": {"runs": [{"seed": s, "xi": xi, "phi": 0.7854, "SIP": {"x_error": 0.01 * (s + 1)},
-                              "Adam": {"x_error": 0.1 * xi}} for s in (0, 1) for xi in (1.0, 64.0)]}}
-    out = bm.training_summary(sip, hig)
-    toy = out["hig"]["experiments"]["toy, lambda = 1"]
-    assert toy["adam_over_hig"] == pytest.approx(100.0) and toy["gn_over_hig"] == pytest.approx(10.0)
-    assert toy["hig_over_adam_time_per_step"] == pytest.approx(2.0)
-    assert out["hig"]["experiments"]["oscillators"]["gn_over_hig"] is None
-    assert out["sip"]["adam_over_sip_x_error_at_largest_xi_min_over_phi"] == 5.0
-    assert out["sip"]["iterations"] == {"SIP": 50, "Adam": 100}
-    series = out["sip"]["sine_series"]
-    assert series["xis"] == [1.0, 64.0] and series["SIP"]["median"] == [pytest.approx(0.015)] * 2
-    assert series["SIP"]["min"] == [0.01, 0.01] and series["Adam"]["max"] == [pytest.approx(0.1), pytest.approx(6.4)]
-
-
-def test_exercise_gd_iterations_against_a_run():
-    for alpha in (0.5, 3.0, 10.0):
-        eta = 2.0 / (1.0 + alpha**2)
-        problem = problems.alpha_scaled(alpha)
-        x0 = np.array([1.0, 1.0 / alpha])  # y0 = (1, 1)
-        result = minimize(problem, x0, rules.gd(eta), steps=5000, tol=1e-10 * problem.loss_at(x0) * (1 + 1e-9))
-        assert result.success and result.nit == bm.exercise_gd_iterations(alpha), alpha
-    assert bm.exercise_gd_iterations(1.0) == 1
-
-
-def test_exercise_extrapolate_against_closed_form():
-    ns = [256, 512, 1024]
-    times = [3e-9 * n**2.5 for n in ns]
-    out = bm.exercise_extrapolate(ns, times, 4096)
-    assert out["exponent"] == pytest.approx(2.5, rel=1e-12)
-    assert out["prefactor"] == pytest.approx(3e-9, rel=1e-9)
-    assert out["predicted"] == pytest.approx(3e-9 * 4096**2.5, rel=1e-9)
-    with pytest.raises(ValueError):
-        bm.exercise_extrapolate([256, 512], [1.0, None], 1024)
+def test_committed_scale_results_are_what_the_chapter_prints():
+    """The benchmarks chapter re-runs one stored configuration live and prints it next to the stored value."""
+    document = json.loads((REPO / "bench_results" / "scale.json").read_text())
+    assert document["quick"] is False and document["schema"] == bench.SCALE_SCHEMA
+    rows = document["results"]["rows"]
+    outside = [(r["family"], r["alpha"], r["rule"], r["eta"]) for r in rows if r["tuned"] and not r["interior"]]
+    assert outside == [], "a swept step size is at the edge of its grid"
+    assert all(len(r["test"]) >= 5 for r in rows)
+    outputs = "\n".join(_notebook_outputs("benchmarks"))
+    row = next(r for r in document["results"]["rows"]
+               if r["family"] == "rotated" and r["alpha"] == max(document["settings"]["alphas"]) and r["rule"] == "PG")
+    assert f"stored for this seed: {row['test'][-1]:.3g}" in outputs
 
 
 # --------------------------------------------------------------------------- the chapters read the stored results
