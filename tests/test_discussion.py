@@ -136,5 +136,18 @@ def test_committed_results_cover_every_problem_and_method_and_the_chapter_reads_
             assert evidence.problems_with(record) == [], record["name"]
     notebook = json.loads((REPO / "book" / "discussion.ipynb").read_text())
     source = "\n".join("".join(cell["source"]) for cell in notebook["cells"])
-    assert "companion.experiments" not in source
-    assert "bd.load(" in source and "live_check" in source
+    outputs = "\n".join("".join(o.get("text", "")) for cell in notebook["cells"] if cell["cell_type"] == "code"
+                        for o in cell.get("outputs", []))
+    assert "companion.experiments" not in source and "bd.load(" in source
+    assert "the live run reproduces the stored one: True" in outputs
+    for records in document["results"].values():  # the chapter printed the committed numbers
+        for record in records.values():
+            for m in record["methods"]:
+                assert evidence.describe(m["test"]) in outputs, (record["name"], m["name"])
+
+
+def test_a_committed_entry_is_reproduced_by_the_live_check():
+    document = bd.load(REPO / "bench_results" / "discussion.json")
+    check = bd.live_check(document, "sine", "sip", seed=2)
+    assert check["live"]["y_loss"] == pytest.approx(check["stored"]["y_loss"], rel=1e-6)
+    assert check["live"]["x_error"] == pytest.approx(check["stored"]["x_error"], rel=1e-6)
