@@ -372,6 +372,17 @@ def run(quick: bool = False, log: Optional[Callable[[str], None]] = None) -> tup
     return settings, results
 
 
+def _without_time_zero(record: dict) -> dict:
+    """The method record with the start point (0 s) of every curve left out, for a logarithmic time axis.
+
+    (:func:`companion.evidence.plot_bands` starts its time grid at the smallest positive start
+    or end of the curves; with the 0-s start points that is the shortest run's end.)
+    """
+    curves = [{key: values[1:] for key, values in c.items()} if c["seconds"][0] == 0 and len(c["seconds"]) > 1
+              else c for c in record["curves"]]
+    return dict(record, curves=curves)
+
+
 def plot(document: dict, path: Optional[str] = None, figure=None):
     """Per-seed test curves with median and min-max band against iterations (top) and seconds (bottom).
 
@@ -387,7 +398,7 @@ def plot(document: dict, path: Optional[str] = None, figure=None):
         for row, axis in enumerate(("iterations", "seconds")):
             ax = axes[row][column]
             for m in record["methods"]:
-                evidence.plot_bands(ax, m, axis=axis)
+                evidence.plot_bands(ax, m if axis == "iterations" else _without_time_zero(m), axis=axis)
             ax.set_yscale("log")
             ax.set_xscale("log" if axis == "seconds" else "linear")
             if axis == "iterations":  # the runs go on to the wall-clock budget; that part is in the lower row
