@@ -41,10 +41,11 @@ returns the JSON document.  New subcommands register themselves in
     comparison record they hold (:mod:`companion.comparisons`): per method the median
     test value at the iteration and at the wall-clock budget, with its spread.
 ``discussion``
-    The side-by-side runs of the chapter *Discussion* (Adam, Gauss-Newton, HIG
-    and SIP on the toy, the 2-D problem and the oscillators, each with its best
-    rate from a sweep, and Adam and SIP with more steps), with their loss
-    curves; the chapter reads ``discussion.json`` and re-runs one entry.
+    The side-by-side comparison of the chapter *Discussion*
+    (:mod:`companion.bench_discussion`): Adam, Gauss-Newton, HIG and SIP on the
+    toy, the 2-D problem and the oscillators, rates selected on validation data
+    over five seeds, test values at equal iteration and wall-clock budgets, with
+    per-seed curves; the chapter reads ``discussion.json`` and re-runs one entry.
     ``--quick`` runs the toy only.
 ``hig_chapter``
     The step-size sweeps of the chapter *Half-inverse gradients* (the toy for
@@ -688,28 +689,22 @@ def training(args: argparse.Namespace) -> dict:
 
 # --------------------------------------------------------------------------- discussion
 def discussion_settings(quick: bool = False) -> dict:
-    """The problems and settings of ``discussion`` (those of :data:`companion.experiments.hig.DISCUSSION`).
+    """The problems and settings of ``discussion`` (:data:`companion.bench_discussion.PROBLEMS`).
 
     >>> discussion_settings(quick=True)["problems"]
     ['toy']
     """
-    from .experiments import hig as ex
+    from . import bench_discussion as bd
 
-    problems = ["toy"] if quick else list(ex.DISCUSSION)
-    return {"problems": problems, "per_problem": {p: ex.DISCUSSION[p] for p in problems},
-            "batch_size": {"toy": ex.TOY["batch_size"], "oscillators": ex.OSC["batch_size"]}, "quick": bool(quick)}
+    problems = list(bd.QUICK["problems"]) if quick else list(bd.PROBLEMS)
+    return {"problems": problems, "per_problem": {p: bd.PROBLEMS[p] for p in problems}, "quick": bool(quick)}
 
 
 def _plot_discussion(document: dict, path: str) -> None:
-    from .experiments import hig as ex
+    from . import bench_discussion as bd
 
-    runs = ex.discussion_from_document(document["results"])
-    fig = _figure((10, 3.4))
-    axes = fig.subplots(1, len(runs["equal_steps"]), squeeze=False)[0]
-    ex.plot_discussion(axes, runs["equal_steps"])
-    fig.suptitle("companion.bench discussion: loss at equal steps, each method at its best rate", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
+    panels = sum(len(records) for records in document["results"].values())
+    bd.plot(document, path, figure=_figure((3.2 * panels, 6)))
 
 
 def _chapter_document(schema: str, command: str, quick: bool, settings: dict, results: dict, *,
@@ -721,14 +716,13 @@ def _chapter_document(schema: str, command: str, quick: bool, settings: dict, re
 
 def run_discussion(quick: bool = False, out: str = "bench_results",
                    log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``discussion``; write ``discussion.json`` and ``discussion.png`` into ``out``; return the JSON document."""
-    from .experiments import hig as ex
+    """Run ``discussion`` (:mod:`companion.bench_discussion`); write ``discussion.json`` and ``.png``; return the document."""
+    from . import bench_discussion as bd
 
     log = log or _log_to_stderr
     start = time.perf_counter()
-    settings = discussion_settings(quick)
-    runs = ex.discussion_runs(problems=settings["problems"])
-    document = _chapter_document(DISCUSSION_SCHEMA, "discussion", quick, settings, ex.discussion_to_document(runs))
+    settings, results = bd.run(quick=quick, log=log)
+    document = _chapter_document(DISCUSSION_SCHEMA, "discussion", quick, settings, results, seeds=settings["seeds"])
     return _write(document, out, "discussion", _plot_discussion, start, log)
 
 

@@ -336,63 +336,6 @@ def _notebook_source(name: str) -> str:
     return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
 
 
-def test_discussion_quick_schema_and_best_runs(all_quick):
-    from companion.experiments import hig as ex
-
-    out, _ = all_quick
-    d = _load(out, "discussion")
-    _check_common(d, bench.DISCUSSION_SCHEMA, "discussion")
-    assert d["settings"]["problems"] == ["toy"]
-    runs = ex.discussion_from_document(d["results"])
-    assert set(runs["equal_steps"]) == {"toy"} and runs["factors"] == {"toy": ex.DISCUSSION["toy"]["time_factor"]}
-    for key, r in runs["equal_steps"]["toy"].items():
-        grid = ex.DISCUSSION["toy"]["etas"][key]
-        assert r.best_eta in grid and [e for e, _ in r.table] == list(grid)
-        finite = [f for _, f in r.table if math.isfinite(f)]
-        assert r.final_loss == min(finite) and r.final_loss == r.losses[-1]
-        assert r.ms_per_step > 0 and r.iterations[-1] == ex.DISCUSSION["toy"]["steps"]
-    # the live re-run of one stored entry gives the stored loss (same start, data and batches)
-    gn = runs["equal_steps"]["toy"]["gn"]
-    assert ex.discussion_single("toy", "gn", gn.best_eta).final_loss == pytest.approx(gn.final_loss, rel=1e-9)
-    with pytest.raises(ValueError, match="no local inverse"):
-        ex.discussion_single("oscillators", "sip", 0.1)
-    with pytest.raises(ValueError, match="problems must be"):
-        ex.discussion_runs(problems=("toys",))
-
-
-def test_method_run_round_trip_keeps_nan():
-    from companion.experiments import hig as ex
-
-    run = ex.MethodRun("HIG", 0.3, 0.5, 1.25, ((0.1, 0.7), (1.0, float("nan"))), np.array([0, 10]),
-                       np.array([1.0, 0.5]), np.array([0.0, 0.01]))
-    stored = json.loads(json.dumps(bench._clean(ex.method_run_to_dict(run)), allow_nan=False))
-    back = ex.method_run_from_dict(stored)
-    assert back.table[0] == (0.1, 0.7) and math.isnan(back.table[1][1])
-    assert back.method == "HIG" and back.best_eta == 0.3 and back.final_loss == 0.5
-    np.testing.assert_array_equal(back.losses, run.losses)
-
-
-def test_committed_discussion_results_are_what_the_chapter_prints():
-    from companion.experiments import hig as ex
-
-    document = ex.load_discussion(REPO / "bench_results" / "discussion.json")
-    assert document["quick"] is False and document["settings"]["problems"] == list(ex.DISCUSSION)
-    runs = ex.discussion_from_document(document["results"])
-    source = _notebook_source("discussion")
-    assert "ex.load_discussion(" in source and "ex.discussion_runs(" not in source
-    table_output = next(text for text in _notebook_outputs("discussion") if "loss, equal steps" in text)
-    for problem, method, eta, loss, _, _ in ex.discussion_table(runs):
-        assert f"{problem:12s} {method:13s} {eta:9.3g} {loss:18.3g}" in table_output, (problem, method)
-
-
-def test_load_discussion_names_the_fix(tmp_path):
-    from companion.experiments import hig as ex
-
-    with pytest.raises(FileNotFoundError, match="make bench"):
-        ex.load_discussion(tmp_path / "discussion.json")
-    (tmp_path / "discussion.json").write_text(json.dumps({"schema": "something else"}))
-    with pytest.raises(ValueError, match="expected 'companion.bench.discussion/1'"):
-        ex.load_discussion(tmp_path / "discussion.json")
 
 
 def test_heat_comparison_rates_per_method():
