@@ -336,20 +336,6 @@ def _notebook_source(name: str) -> str:
     return "\n".join("".join(cell["source"]) for cell in notebook["cells"])
 
 
-
-
-def test_heat_comparison_rates_per_method():
-    from companion.experiments import sip
-
-    task = sip.heat_task(8, 2e-3, samples=16, test=8, seed=0)
-    runs = sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,), "supervised": (1e-3, 1e-2)},
-                               iterations=4, hidden=(8,), eval_every=2, batch_size=8)
-    assert runs["SIP"].best_eta == 1e-2 and runs["Adam"].etas == (3e-3,) and runs["supervised"].etas == (1e-3, 1e-2)
-    assert runs["SIP (keep)"].best_eta == 1e-2
-    with pytest.raises(KeyError, match="supervised"):
-        sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,)}, iterations=4, hidden=(8,), batch_size=8)
-
-
 def test_hig_chapter_quick_schema_and_replay(all_quick):
     from companion.experiments import hig as ex
 
