@@ -218,9 +218,9 @@ def run_compare(quick: bool = False, out: str = "bench_results", seeds: Optional
 
 
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="small sizes and one seed (a few seconds)")
+    parser.add_argument("--quick", action="store_true", help="reduced budgets and sizes (used by the tests)")
     parser.add_argument("--out", default="bench_results", help="output folder (default: bench_results)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2, quick: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="test seeds (default: 0 1 2 3 4; the standard asks for at least 5)")
 
 
 @subcommand("compare", "every optimiser on the pendulum chain and the heat equation, larger sizes", _compare_arguments)
