@@ -11,12 +11,12 @@ returns the JSON document.  New subcommands register themselves in
 :data:`SUBCOMMANDS` with :func:`subcommand`.
 
 ``compare``
-    The comparison of the chapter *Physical inverse problems* at larger sizes:
-    every method (GD, Adam, Newton or Gauss-Newton, BFGS, IG, PG), each with
-    its best step size from a sweep, on the pendulum chain (up to 32
-    pendulums and 400 leapfrog steps) and on the noisy heat equation (up to
-    :math:`n = 1024`), for several seeds.  ``--quick`` runs a reduced set
-    in a few seconds (used by the tests).
+    Evidence records (:mod:`companion.evidence`, built by :mod:`companion.bench_inverse`):
+    the tuned comparison of the 2-D toy of *Comparing the optimisers*, and every
+    method (GD, Adam, Gauss-Newton, BFGS, IG, PG) on the pendulum ring with uneven
+    masses and on the noisy heat equation at larger sizes; step sizes chosen on
+    validation seeds, reported on test seeds, equal budgets in iterations and
+    seconds, per-seed curves.  ``--quick`` runs a reduced set (used by the tests).
 
 ``scale``
     Scale-invariance (:mod:`companion.scaling`): every rule (GD, Adam, Newton,
@@ -52,10 +52,10 @@ returns the JSON document.  New subcommands register themselves in
     both output scales, the oscillators) and its :math:`(\tau, b)` grids; the
     chapter reads ``hig_chapter.json`` and re-runs only the best rates.
 ``inverse_chapter``
-    The scaling studies of the chapter *Physical inverse problems* (the pendulum
-    chain for longer time spans, the heat equation for other diffusivities and
-    grids), every method with its step-size sweeps; the chapter reads
-    ``inverse_chapter.json`` and computes its central setting live.
+    The evidence records of the chapter *Physical inverse problems* (the unit-mass
+    pendulum ring, the ring with uneven masses, the noisy heat equation), built by
+    :mod:`companion.bench_inverse`; the chapter reads ``inverse_chapter.json`` and
+    re-runs one stored configuration live.
 ``all``
     Every part of :data:`PART_FILES` (``--jobs 2`` runs them in parallel processes), then
     the ``training`` summary. Writes ``all.json`` with the status, run time and files of
@@ -79,7 +79,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-__all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare", "summarise",
+__all__ = ["SUBCOMMANDS", "subcommand", "machine_info", "compare_settings", "run_compare",
            "build_parser", "main", "COMPARE_SCHEMA", "SCALE_SCHEMA", "COST_SCHEMA", "TRAINING_SCHEMA", "ALL_SCHEMA",
            "TRAINING_MODULES", "scale_settings", "cost_settings", "run_scale", "run_cost", "run_training_module",
            "run_training", "run_all", "DISCUSSION_SCHEMA", "discussion_settings", "run_discussion",
@@ -177,73 +177,21 @@ def machine_info() -> dict:
 
 # --------------------------------------------------------------------------- compare
 def compare_settings(quick: bool = False, seeds: Optional[Sequence[int]] = None) -> dict:
-    r"""Sizes, budgets and seeds of ``compare``.
+    r"""Problems, budgets and seeds of ``compare`` (:data:`companion.bench_inverse.COMPARE`); ``seeds`` replaces the test seeds.
 
-    Pendulum chain (:math:`\text{dt} = 0.1`, start 0, tolerance
-    :math:`10^{-10} L(x_0)`): time spans of 5 to 40 at 8 pendulums, and 4 to
-    32 pendulums at :math:`T = 10`.  Heat (noise :math:`\sigma = 10^{-3}`,
-    cutoff at the relative noise level, discrepancy principle):
-    :math:`n = 64, 256, 1024` at :math:`\nu t = 10^{-3}` and
-    :math:`\nu t = 10^{-4}, 10^{-2}` at :math:`n = 256`.
-
-    >>> compare_settings(quick=True)["seeds"]
-    [0]
+    >>> compare_settings(quick=True)["toy"]["iterations"]
+    20
     """
-    if quick:
-        settings = {
-            "pendulum": [{"n": 4, "steps": 50}, {"n": 4, "steps": 100}],
-            "heat": [{"n": 64, "nu_t": 1e-3}, {"n": 128, "nu_t": 1e-3}],
-            "seeds": [0],
-            "max_time": 1.0,
-        }
-    else:
-        settings = {
-            "pendulum": [{"n": 8, "steps": s} for s in (50, 100, 200, 400)]
-                        + [{"n": n, "steps": 100} for n in (4, 16, 32)],
-            "heat": [{"n": n, "nu_t": 1e-3} for n in (64, 256, 1024)]
-                    + [{"n": 256, "nu_t": nu} for nu in (1e-4, 1e-2)],
-            "seeds": [0, 1, 2],
-            "max_time": 3.0,
-        }
+    from . import bench_inverse
+
+    settings = bench_inverse.settings_of(bench_inverse.COMPARE, quick)
     if seeds is not None:
-        settings["seeds"] = [int(s) for s in seeds]
-        if not settings["seeds"]:
+        seeds = [int(s) for s in seeds]
+        if not seeds:
             raise ValueError("seeds must not be empty")
-    settings.update({
-        "pendulum_options": {"dt": 0.1, "coupling": 1.0, "amplitude": 1.0, "rel_tol": 1e-10, "budget": 100},
-        "heat_options": {"noise": 1e-3, "tau": 1.1, "boxes": 3, "budget": 200},
-        "timing": "fastest of up to 3 runs of the best step size (re-runs limited to 1 s), one BLAS thread",
-        "quick": bool(quick),
-    })
+        for entry in settings.values():
+            entry["test_seeds"] = seeds
     return settings
-
-
-def _median(values) -> Optional[float]:
-    values = [v for v in values if v is not None]
-    return float(statistics.median(values)) if values else None
-
-
-def summarise(rows: Sequence[dict]) -> list[dict]:
-    """Per problem, scale and method: runs, converged runs, medians over seeds (converged runs for iterations and seconds)."""
-    groups: dict = {}
-    for r in rows:
-        scale = (("n", r["n"]), ("steps", r["steps"])) if r["problem"] == "pendulum" else (("n", r["n"]), ("nu_t", r["nu_t"]))
-        groups.setdefault((r["problem"], scale, r["method"]), []).append(r)
-    out = []
-    for (problem, scale, method), members in groups.items():
-        out.append({
-            "problem": problem,
-            **dict(scale),
-            "method": method,
-            "rules": sorted({m["rule"] for m in members}),
-            "runs": len(members),
-            "converged": sum(1 for m in members if m["converged"]),
-            "median_iterations": _median([m["iterations"] for m in members]),
-            "median_seconds": _median([m["seconds"] for m in members]),
-            "median_x_error": _median([m["x_error"] for m in members]),
-            "median_eta": _median([m["eta"] for m in members]),
-        })
-    return out
 
 
 def _clean(value):
@@ -259,100 +207,38 @@ def _clean(value):
     return value
 
 
-def _plot_compare(summary: Sequence[dict], settings: dict, path: str) -> None:
-    from matplotlib.figure import Figure
+def _plot_evidence(document: dict, path: str) -> None:
+    from . import bench_inverse
 
-    from .experiments import inverse_problems as inv
-    from .plots import use_style
-
-    use_style()
-    fig = Figure(figsize=(11, 8))  # no pyplot: the caller's backend and open figures are left alone
-    axes = fig.subplots(2, 2)
-    def most_common(problem, key):
-        values = [s[key] for s in settings[problem]]
-        return max(values, key=values.count)
-
-    span_n, size_steps = most_common("pendulum", "n"), most_common("pendulum", "steps")
-    size_nu, nu_n = most_common("heat", "nu_t"), most_common("heat", "n")
-    dt = settings["pendulum_options"]["dt"]
-    panels = [
-        (axes[0, 0], "pendulum", lambda s: s["n"] == span_n, "steps", "median_iterations",
-         f"pendulums (n = {span_n}): iterations to tolerance", f"leapfrog steps (dt = {dt:g})"),
-        (axes[0, 1], "pendulum", lambda s: s["steps"] == size_steps, "n", "median_seconds",
-         f"pendulums (T = {size_steps * dt:g}): seconds to tolerance", "number of pendulums n"),
-        (axes[1, 0], "heat", lambda s: s["nu_t"] == size_nu, "n", "median_seconds",
-         f"heat (nu t = {size_nu:g}): seconds to discrepancy", "grid size n"),
-        (axes[1, 1], "heat", lambda s: s["n"] == nu_n, "nu_t", "median_iterations",
-         f"heat (n = {nu_n}): iterations to discrepancy", "diffusion nu t"),
-    ]
-    for ax, problem, select, key, quantity, title, xlabel in panels:
-        chosen = [s for s in summary if s["problem"] == problem and select(s)]
-        labels = {"Newton": "Newton / Gauss-Newton"} if problem == "heat" else None
-        inv.plot_scaling(ax, chosen, key, quantity, labels=labels)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(quantity.replace("median_", "median "))
-    fig.suptitle(f"companion.bench compare: median over the seeds {settings['seeds']} that reached the tolerance "
-                 f"(no point: none did)", fontsize=10)
+    comparisons = document["results"]["comparisons"]
+    fig = _figure((10, 3.2 * len(comparisons)))
+    bench_inverse.plot_comparisons(fig, comparisons)
     fig.tight_layout()
     fig.savefig(path)
 
 
 def run_compare(quick: bool = False, out: str = "bench_results", seeds: Optional[Sequence[int]] = None,
                 log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``compare``; write ``compare.json`` and ``compare.png`` into ``out``; return the JSON document."""
-    from .experiments import inverse_problems as inv
+    """Run ``compare`` (:mod:`companion.bench_inverse`); write ``compare.json`` and ``compare.png``; return the document."""
+    from . import bench_inverse
+    from .timing import one_blas_thread
 
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-    settings = compare_settings(quick, seeds)
+    log = log or _log_to_stderr
     start = time.perf_counter()
-    rows: list[dict] = []
-    p_opt, h_opt = settings["pendulum_options"], settings["heat_options"]
-    for seed in settings["seeds"]:
-        for scale in settings["pendulum"]:
-            t0 = time.perf_counter()
-            task = inv.pendulum_task(scale["n"], dt=p_opt["dt"], steps=scale["steps"], coupling=p_opt["coupling"],
-                                     amplitude=p_opt["amplitude"], seed=seed, rel_tol=p_opt["rel_tol"])
-            results = inv.compare_methods(task, steps=p_opt["budget"], max_time=settings["max_time"], repeats=3)
-            rows += [{"problem": "pendulum", **task.scale, **row} for row in inv.result_rows(results)]
-            log(f"pendulum n={scale['n']:3d} steps={scale['steps']:4d} seed={seed}: {time.perf_counter() - t0:6.2f} s")
-        for scale in settings["heat"]:
-            t0 = time.perf_counter()
-            task = inv.heat_task(scale["n"], scale["nu_t"], noise=h_opt["noise"], boxes=h_opt["boxes"], seed=seed,
-                                 tau=h_opt["tau"])
-            results = inv.compare_methods(task, steps=h_opt["budget"], max_time=settings["max_time"], repeats=3)
-            rows += [{"problem": "heat", **task.scale, **row} for row in inv.result_rows(results)]
-            log(f"heat     n={scale['n']:4d} nu_t={scale['nu_t']:g} seed={seed}: {time.perf_counter() - t0:6.2f} s")
-    summary = summarise(rows)
-    document = {
-        "schema": COMPARE_SCHEMA,
-        "command": "compare",
-        "quick": bool(quick),
-        "date": _datetime.datetime.now(_datetime.timezone.utc).isoformat(timespec="seconds"),
-        "runtime_seconds": time.perf_counter() - start,
-        "machine": machine_info(),
-        "seeds": settings["seeds"],
-        "settings": settings,
-        "results": rows,
-        "summary": summary,
-    }
-    document = _clean(document)
-    os.makedirs(out, exist_ok=True)
-    json_path = os.path.join(out, "compare.json")
-    png_path = os.path.join(out, "compare.png")
-    _plot_compare(summary, settings, png_path)
-    document["runtime_seconds"] = time.perf_counter() - start
-    with open(json_path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=1, allow_nan=False)
-        handle.write("\n")
-    log(f"wrote {json_path} and {png_path} in {document['runtime_seconds']:.1f} s")
-    return document
+    settings = compare_settings(quick, seeds)
+    with one_blas_thread():
+        results = {"settings": settings, "comparisons": {name: bench_inverse.run_problem(name, entry, log=log)
+                                                         for name, entry in settings.items()}}
+    document = _chapter_document(COMPARE_SCHEMA, "compare", quick, settings, results,
+                                 seeds=sorted({s for e in settings.values() for s in e["test_seeds"]}))
+    document["summary"] = bench_inverse.summary_rows(results)
+    return _write(document, out, "compare", _plot_evidence, start, log)
 
 
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="small sizes and one seed (a few seconds)")
+    parser.add_argument("--quick", action="store_true", help="reduced budgets and sizes (used by the tests)")
     parser.add_argument("--out", default="bench_results", help="output folder (default: bench_results)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: 0 1 2, quick: 0)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="test seeds (default: 0 1 2 3 4; the standard asks for at least 5)")
 
 
 @subcommand("compare", "every optimiser on the pendulum chain and the heat equation, larger sizes", _compare_arguments)
@@ -773,32 +659,19 @@ def hig_chapter(args: argparse.Namespace) -> dict:
 
 
 # --------------------------------------------------------------------------- inverse_chapter
-def _plot_inverse_chapter(document: dict, path: str) -> None:
-    from .experiments import inverse_problems as inv
-
-    fig = _figure((10, 3.8))
-    axes = fig.subplots(1, 2)
-    results = document["results"]
-    inv.plot_scaling(axes[0], results["pendulum"], "T", "iterations")
-    axes[0].set_xlabel("time span T (pendulum chain)")
-    heat_n = [r for r in results["heat"] if r["nu_t"] == 1e-3] or results["heat"]
-    inv.plot_scaling(axes[1], heat_n, "n", "iterations")
-    axes[1].set_xlabel("grid size n (heat, nu t = 1e-3)")
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def run_inverse_chapter(quick: bool = False, out: str = "bench_results",
                         log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``inverse_chapter``; write ``inverse_chapter.json`` and ``.png`` into ``out``; return the JSON document."""
-    from .experiments import inverse_problems as inv
+    """Run ``inverse_chapter`` (:mod:`companion.bench_inverse`); write ``inverse_chapter.json`` and ``.png``; return the document."""
+    from . import bench_inverse
 
     log = log or _log_to_stderr
     start = time.perf_counter()
-    results = inv.scaling_runs(quick=quick)  # compare_methods times with one BLAS thread
-    document = _chapter_document(INVERSE_CHAPTER_SCHEMA, "inverse_chapter", quick, inv.SCALING, results,
-                                 seeds=[inv.SCALING["pendulum"]["seed"], inv.SCALING["heat"]["seed"]])
-    return _write(document, out, "inverse_chapter", _plot_inverse_chapter, start, log)
+    results = bench_inverse.evidence_comparison(bench_inverse.CHAPTER, quick=quick, log=log)
+    settings = results["settings"]
+    document = _chapter_document(INVERSE_CHAPTER_SCHEMA, "inverse_chapter", quick, settings, results,
+                                 seeds=sorted({s for e in settings.values() for s in e["test_seeds"]}))
+    document["summary"] = bench_inverse.summary_rows(results)
+    return _write(document, out, "inverse_chapter", _plot_evidence, start, log)
 
 
 @subcommand("inverse_chapter", "the scaling studies of the Physical inverse problems chapter", _quick_arguments)

@@ -1,4 +1,4 @@
-"""Tests of companion.bench: the ``compare`` subcommand in --quick mode and the CLI."""
+"""Tests of companion.bench: the CLI and the parts run by ``all --quick`` (``compare`` and ``inverse_chapter``: tests/test_inverse_bench.py)."""
 
 import json
 import math
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from companion import bench
-from companion.experiments.inverse_problems import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,71 +24,6 @@ def all_quick(tmp_path_factory):
                                 "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     return out, time.perf_counter() - started
-
-
-@pytest.fixture(scope="module")
-def quick_run(all_quick):
-    """The ``compare --quick`` part of that run."""
-    out, _ = all_quick
-    return out, json.loads((out / "compare.json").read_text())
-
-
-def test_quick_run_writes_json_and_png(quick_run):
-    out, document = quick_run
-    png = (out / "compare.png").read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-
-
-def test_quick_run_is_quick(quick_run):
-    _, document = quick_run
-    assert document["runtime_seconds"] < 30
-
-
-def test_json_schema(quick_run):
-    _, d = quick_run
-    assert d["schema"] == bench.COMPARE_SCHEMA and d["command"] == "compare" and d["quick"] is True
-    assert set(d) >= {"date", "runtime_seconds", "machine", "seeds", "settings", "results", "summary"}
-    for key in ("platform", "cpu_count", "numpy", "scipy", "python"):
-        assert key in d["machine"]
-    assert isinstance(d["machine"]["cpu_count"], int) and d["machine"]["cpu_count"] >= 1
-    assert d["seeds"] == [0] and d["settings"]["seeds"] == [0]
-    assert d["date"][:2] == "20" and "T" in d["date"]
-    row_keys = {"problem", "n", "seed", "method", "rule", "eta", "iterations", "converged", "seconds",
-                "final_loss", "y_error", "x_error", "status", "nit"}
-    problems_seen = set()
-    for row in d["results"]:
-        assert row_keys <= set(row)
-        problems_seen.add(row["problem"])
-        assert row["method"] in METHODS
-        assert row["converged"] == (row["iterations"] is not None) == (row["seconds"] is not None)
-        if row["converged"]:
-            assert isinstance(row["iterations"], int) and row["iterations"] >= 1 and row["seconds"] >= 0
-        assert math.isfinite(row["final_loss"]) and row["eta"] > 0
-        if row["problem"] == "pendulum":
-            assert {"steps", "dt", "T"} <= set(row)
-        else:
-            assert "nu_t" in row
-    assert problems_seen == {"pendulum", "heat"}
-    expected_rows = len(d["seeds"]) * (len(d["settings"]["pendulum"]) + len(d["settings"]["heat"])) * len(METHODS)
-    assert len(d["results"]) == expected_rows
-    for entry in d["summary"]:
-        assert entry["runs"] == len(d["seeds"]) and 0 <= entry["converged"] <= entry["runs"]
-
-
-def test_quick_results_make_physical_sense(quick_run):
-    _, d = quick_run
-    for row in d["results"]:
-        if row["method"] == "PG":
-            assert row["iterations"] == 1, row
-        if row["problem"] == "heat" and row["converged"]:
-            options = d["settings"]["heat_options"]
-            assert row["y_error"] <= options["tau"] * options["noise"] * (1 + 1e-9)
-
-
-def test_json_has_no_nan(quick_run):
-    out, _ = quick_run
-    text = (out / "compare.json").read_text()
-    assert "NaN" not in text and "Infinity" not in text
 
 
 def test_cli_lists_compare_and_rejects_unknown_commands(capsys):
@@ -119,28 +53,6 @@ def test_parser_is_extensible():
     finally:
         bench.SUBCOMMANDS.pop("dummy", None)
     assert "dummy" not in bench.SUBCOMMANDS
-
-
-def test_compare_settings():
-    full = bench.compare_settings()
-    assert max(s["n"] for s in full["heat"]) == 1024
-    assert max(s["n"] for s in full["pendulum"]) == 32
-    assert len(full["seeds"]) >= 3
-    assert bench.compare_settings(True, seeds=[4, 5])["seeds"] == [4, 5]
-    with pytest.raises(ValueError):
-        bench.compare_settings(seeds=[])
-
-
-def test_summarise_medians():
-    rows = [
-        {"problem": "heat", "n": 8, "nu_t": 1e-3, "method": "PG", "rule": "PG", "converged": True, "iterations": it,
-         "seconds": s, "x_error": 0.1, "eta": 1.0}
-        for it, s in ((1, 0.1), (3, 0.3), (None, None))
-    ]
-    rows[2]["converged"] = False
-    (entry,) = bench.summarise(rows)
-    assert entry["runs"] == 3 and entry["converged"] == 2
-    assert entry["median_iterations"] == 2.0 and entry["median_seconds"] == pytest.approx(0.2)
 
 
 # --------------------------------------------------------------------------- all --quick: scale, cost, training
@@ -382,35 +294,3 @@ def test_committed_hig_chapter_results_are_what_the_chapter_prints():
         assert "".join(f"{v:<12.3g}" for v in row) in outputs
 
 
-def test_inverse_chapter_quick_schema(all_quick):
-    from companion.experiments import inverse_problems as inv
-
-    out, _ = all_quick
-    d = _load(out, "inverse_chapter")
-    _check_common(d, bench.INVERSE_CHAPTER_SCHEMA, "inverse_chapter")
-    results = d["results"]
-    assert {r["method"] for r in results["pendulum"]} == set(METHODS) == {r["method"] for r in results["heat"]}
-    assert {r["T"] for r in results["pendulum"]} == {2.5}
-    assert {(r["n"], r["nu_t"]) for r in results["heat"]} == {(32, 1e-3)}
-    for row in results["pendulum"] + results["heat"]:
-        assert (row["iterations"] is None) == (not row["converged"]) and row["status"]
-    assert "PG" in inv.scaling_table(results["heat"], "n", "iterations")
-    with pytest.raises(ValueError, match="--quick"):
-        inv.load_scaling(out / "inverse_chapter.json")
-
-
-def test_committed_inverse_chapter_results_are_what_the_chapter_prints():
-    from companion.experiments import inverse_problems as inv
-
-    document = inv.load_scaling(REPO / "bench_results" / "inverse_chapter.json")
-    assert document["settings"]["pendulum"]["step_counts"] == list(inv.SCALING["pendulum"]["step_counts"])
-    assert [tuple(s) for s in document["settings"]["heat"]["settings"]] == list(inv.SCALING["heat"]["settings"])
-    source = _notebook_source("physical_inverse_problems")
-    assert "inv.load_scaling(" in source and "inv.pendulum_scaling(" not in source and "inv.heat_scaling(" not in source
-    outputs = "\n".join(_notebook_outputs("physical_inverse_problems"))
-    heat = document["results"]["heat"]
-    for row in heat:
-        if row["nu_t"] == 1e-3 and row["n"] == 32:  # x errors at n = 32 (a stored column of the table)
-            assert f"{row['x_error']:.3f}" in outputs
-    newton_32 = next(r for r in heat if r["method"] == "Newton" and r["n"] == 32)
-    assert f"n = 32: x error Newton {newton_32['x_error']:.2f}" in outputs

@@ -1,4 +1,4 @@
-"""Tests of companion.experiments.comparison (chapter "Comparing the optimisers on a nonlinear toy")."""
+"""Tests of companion.toy_comparison (the published 2-D toy of chapter "Comparing the optimisers on a nonlinear toy")."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.differentiate import jacobian as fd_jacobian
 
-from companion import problems, rules
-from companion.experiments import comparison as cmp
+from companion import minimize, problems, rules
+from companion import toy_comparison as cmp
 
 
 def loss(x):
@@ -56,7 +56,8 @@ def test_make_rule_rejects_unknown_methods_and_bad_eta():
 
 # --------------------------------------------------------------------------- the published runs
 def test_published_runs_first_step_lengths_and_final_distances():
-    runs = cmp.run_methods(cmp.PUBLISHED_ETAS)
+    runs = {m: minimize(cmp.published_problem(), cmp.X0, cmp.make_rule(m, eta), steps=cmp.STEPS)
+            for m, eta in cmp.PUBLISHED_ETAS.items()}
     rows = {r["method"]: r for r in cmp.step_table(runs, cmp.PUBLISHED_ETAS)}
     assert rows["GD"]["length"] == pytest.approx(math.hypot(0.06, 1.08), rel=1e-12)
     assert rows["Newton"]["length"] == pytest.approx(math.hypot(1.0, 1.0 / 3.0), rel=1e-12)
@@ -80,7 +81,8 @@ def test_step_angle_and_angle_between():
 
 
 def test_pg_path_in_y_is_straight_and_others_are_not():
-    runs = cmp.run_methods(cmp.PUBLISHED_ETAS)
+    runs = {m: minimize(cmp.published_problem(), cmp.X0, cmp.make_rule(m, eta), steps=cmp.STEPS)
+            for m, eta in cmp.PUBLISHED_ETAS.items()}
     assert cmp.line_deviation(runs["PG"]) < 1e-14
     assert cmp.contraction_deviation(runs["PG"], 0.3) < 1e-14
     assert cmp.contraction_deviation(runs["PG"], 0.4) > 1e-2
@@ -129,29 +131,23 @@ def test_equal_length_rejects_bfgs():
         cmp.equal_length_etas(("BFGS",))
 
 
-def test_fair_sweeps_pick_the_lowest_loss_and_pg_solves_in_one_step():
-    sweeps = cmp.fair_sweeps(("GD", "PG", "IG", "BFGS"), etas=[0.01, 0.1, 1.0])
-    assert sweeps["PG"].best_eta == 1.0 and sweeps["PG"].best.nit == 1 and sweeps["PG"].best.fun == 0.0
-    # IG with eta = 1 halves x2 each step: x2 = 3 / 2^10
-    assert sweeps["IG"].best_eta == 1.0
-    np.testing.assert_allclose(sweeps["IG"].best.x, [0.0, 3.0 / 2**10], atol=1e-15)
-    gd = sweeps["GD"]
-    finite = [r.fun for r in gd.results if r.status_name != "diverged"]
-    assert gd.best.fun == min(finite)
-    assert len(sweeps["BFGS"].results) == 1
+def test_toy_tasks_draw_their_starts_from_the_seed():
+    a, b, c = cmp.toy_task(0), cmp.toy_task(0), cmp.toy_task(1)
+    np.testing.assert_array_equal(a.x0, b.x0)
+    assert not np.allclose(a.x0, c.x0) and np.all((a.x0 >= 1) & (a.x0 <= 4))
+    assert a.tol == 1e-24 and not np.any(a.x_true)
+    with pytest.raises(ValueError, match="high must exceed low"):
+        cmp.toy_task(0, low=2.0, high=1.0)
 
 
-def test_refined_sweep_searches_between_best_and_next():
-    coarse = cmp.fair_sweeps(("GD",))
-    refined = cmp.refined_sweep(coarse["GD"], "GD", points=6)
-    assert coarse["GD"].best_eta <= refined.etas.min() and refined.etas.max() < 0.0563
-    assert refined.best.fun <= coarse["GD"].best.fun
-
-
-def test_evaluation_counts():
-    counts = cmp.evaluation_counts({"GD": 0.01, "PG": 0.3})
-    assert counts["GD"] == (11, 10)  # x0 and 10 new points (the rule reuses the cached P(x)), 10 gradients
-    assert counts["PG"] == (11, 0)   # the analytic inverse needs no Jacobian
+def test_toy_rules_cover_every_method_with_its_grid():
+    table = cmp.toy_rules({"GD": (0.1, 0.2, 0.3)})
+    assert list(table) == list(cmp.METHODS) and table["GD"][1] == (0.1, 0.2, 0.3) and table["BFGS"][1] == ()
+    assert table["IG"][0](0.5).name == "IG"
+    # PG with eta = 1 inverts the toy exactly: one step to L = 0
+    task = cmp.toy_task(3)
+    run = minimize(task.problem, task.x0, table["PG"][0](1.0), steps=5, tol=task.tol)
+    assert run.nit == 1 and run.fun == 0.0
 
 
 # --------------------------------------------------------------------------- numerical inverse
