@@ -70,7 +70,8 @@ def _check_common(document, schema, command):
 
 def test_all_quick_is_quick_and_writes_every_file(all_quick):
     out, seconds = all_quick
-    assert seconds < 60, f"all --quick took {seconds:.1f} s"
+    # a smoke test: about 40 s on a quiet 2-core machine; the margin absorbs a loaded one
+    assert seconds < 90, f"all --quick took {seconds:.1f} s"
     for part, files in bench.PART_FILES.items():
         for name in files:
             if name.endswith(".png"):
