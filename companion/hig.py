@@ -303,7 +303,7 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
     min_time
         Keep stepping past ``steps`` until at least this many seconds of training
         were spent, so that runs with equal budgets in iterations *and* seconds
-        use both (status ``max_iter`` when it ends this way).
+        use both (status ``max_steps`` when it ends this way).
     eval_every
         Evaluate the loss on the whole data set every ``eval_every`` steps (and
         after the last).
@@ -390,7 +390,8 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
             status, message = 4, f"{DISPLAY[method]} failed at step {k}: {exc}"
             break
         clock += time.perf_counter() - tick
-        batch_losses.append(float(loss.value(np.ravel(y), tb.ravel())) / len(idx))
+        with np.errstate(all="ignore"):
+            batch_losses.append(float(loss.value(np.ravel(y), tb.ravel())) / len(idx))
         if not np.all(np.isfinite(new_theta)):
             status, message = 2, f"the parameters became non-finite at step {k}; reduce eta"
             break

@@ -571,52 +571,6 @@ def test_heat_comparison_rates_per_method():
         sip.heat_comparison(task, etas={"SIP": (1e-2,), "Adam": (3e-3,)}, iterations=4, hidden=(8,), batch_size=8)
 
 
-def test_hig_chapter_quick_schema_and_replay(all_quick):
-    from companion.experiments import hig as ex
-
-    out, _ = all_quick
-    d = _load(out, "hig_chapter")
-    _check_common(d, bench.HIG_CHAPTER_SCHEMA, "hig_chapter")
-    results, settings = d["results"], d["settings"]
-    assert set(results["toy"]) == {f"{lam:g}" for lam in ex.HIG_CHAPTER["lams"]}
-    for sweeps in [*results["toy"].values(), results["oscillators"]]:
-        assert set(sweeps) == {"adam", "gn", "hig"}
-        for method, record in sweeps.items():
-            finite = [f for _, f, _ in record["table"] if f is not None and math.isfinite(f)]
-            best = dict((e, f) for e, f, _ in record["table"])[record["best_eta"]]
-            assert record["method"] == method and best == min(finite)
-    grid = np.array(results["tau_batch"]["hig"])
-    assert grid.shape == (len(settings["taus"]), len(settings["batch_sizes"]))
-    assert results["tau_batch"]["gn_eta"] == results["toy"]["0.01"]["gn"]["best_eta"]
-    # re-running only the stored best rates gives the stored best losses and keeps the stored table
-    stored = results["toy"]["0.01"]
-    replayed = ex.toy_comparison(0.01, steps=settings["toy_steps"], stored=stored)
-    for method, s in replayed.items():
-        assert s.best_eta == stored[method]["best_eta"] and len(s.results) == 1
-        assert s.table() == [tuple(row) for row in stored[method]["table"]]
-        assert s.best.fun == pytest.approx(dict((e, f) for e, f, _ in s.table())[s.best_eta], rel=1e-9)
-    with pytest.raises(ValueError, match="method 'gn', not 'hig'"):
-        ex.best_of_stored(None, None, None, None, "hig", stored["gn"])
-    with pytest.raises(KeyError, match="no sweep of 'hig'"):
-        ex.toy_comparison(0.01, steps=2, stored={"adam": stored["adam"], "gn": stored["gn"]})
-
-
-def test_committed_hig_chapter_results_are_what_the_chapter_prints():
-    from companion.experiments import hig as ex
-
-    document = ex.load_hig_chapter(REPO / "bench_results" / "hig_chapter.json")
-    assert document["settings"]["toy_steps"] == ex.TOY["steps"] and document["settings"]["osc_steps"] == ex.OSC["steps"]
-    source = _notebook_source("hig")
-    assert "ex.load_hig_chapter(" in source and "stored=chapter" in source
-    outputs = "\n".join(_notebook_outputs("hig"))
-    for lam, sweeps in document["results"]["toy"].items():
-        for method, record in sweeps.items():
-            cells = "  ".join(f"{e:g}: {f:.3g}" for e, f, _ in record["table"])
-            assert cells in outputs, (lam, method)
-    for row in document["results"]["tau_batch"]["hig"]:
-        assert "".join(f"{v:<12.3g}" for v in row) in outputs
-
-
 def test_inverse_chapter_quick_schema(all_quick):
     from companion.experiments import inverse_problems as inv
 
