@@ -95,11 +95,11 @@ def settings(quick: bool = False) -> dict:
         }
     return {
         "quick": False, "seeds": [0, 1, 2, 3, 4], "tau": 1e-4, "validation_seed": 1000, "test_seed": 2000,
-        "toy": {"lambdas": [1.0, 0.01], "n": 256, "batch_size": 64, "iterations": 500, "seconds": 0.7,
+        "toy": {"lambdas": [1.0, 0.01], "n": 256, "batch_size": 64, "iterations": 1000, "seconds": 0.7,
                 "eval_every": 20,
-                "etas": {"1": {"adam": [0.003, 0.01, 0.03, 0.1], "gn": [0.003, 0.01, 0.03, 0.1, 0.3],
+                "etas": {"1": {"adam": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0], "gn": [0.003, 0.01, 0.03, 0.1, 0.3],
                                "hig": [0.01, 0.03, 0.1, 0.3, 1.0]},
-                         "0.01": {"adam": [0.003, 0.01, 0.03, 0.1], "gn": [0.001, 0.003, 0.01, 0.03, 0.1],
+                         "0.01": {"adam": [0.01, 0.03, 0.1, 0.3, 1.0], "gn": [0.001, 0.003, 0.01, 0.03, 0.1],
                                   "hig": [0.03, 0.1, 0.3, 1.0]}}},
         "oscillators": {"n": 64, "batch_size": 16, "iterations": 30, "seconds": 0.6, "eval_every": 5, "hidden": 32,
                         "etas": {"adam": [0.01, 0.03, 0.1, 0.3, 1.0], "gn": [0.01, 0.03, 0.1, 0.3],
@@ -280,6 +280,7 @@ def run(quick: bool = False, out: Optional[Path] = None, log=None) -> dict:
         "step_cost": [{"rows": r[0], "params": r[1], "hig_ms": 1e3 * r[2], "bare_svd_and_products_ms": 1e3 * r[3],
                        "svd_ms": 1e3 * r[4], "ratio": r[2] / r[3]} for r in cost],
     }
+    document.update(training_summary_fields(document))
     _plot(comparisons, out / "bench_hig.png")
     document["seconds"] = round(time.perf_counter() - started, 2)
     (out / "bench_hig.json").write_text(json.dumps(document, indent=1))
@@ -350,6 +351,26 @@ def run_chapter(quick: bool = False) -> dict:
         gn = [sensitivity_cell("gn", tau, config["gn_batch_size"], config, data, etas=config["gn_etas"])
               for tau in config["gn_taus"]]
     return {"settings": config, "tau_batch": {"hig": table, "gn": gn}}
+
+
+def training_summary_fields(document: dict) -> dict:
+    """The per-method medians that ``python -m companion.bench training`` summarises, from the evidence records.
+
+    ``{"toy": {lam: {"methods": ...}}, "oscillators": {"methods": ...}}`` with, per method (``adam``,
+    ``gn``, ``hig``), the test losses at the wall-clock budget, their median and the median ms per step.
+    """
+    keys = {"Adam": "adam", "Gauss-Newton": "gn", "HIG": "hig"}
+
+    def methods(record):
+        return {keys[m["name"]]: {"final_loss": m["test_at_seconds"],
+                                  "median_final_loss": m["test_at_seconds_spread"]["median"],
+                                  "ms_per_step": m["settings"]["ms_per_step"]}
+                for m in record["methods"] if m["name"] in keys}
+
+    comparisons = document["comparisons"]
+    return {"toy": {key.split()[1]: {"methods": methods(record)} for key, record in comparisons.items()
+                    if key.startswith("toy ")},
+            "oscillators": {"methods": methods(comparisons["oscillators"])}}
 
 
 def summary_lines(document: dict) -> list:
