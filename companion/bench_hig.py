@@ -38,7 +38,8 @@ import numpy as np
 
 from . import evidence, hig, tasks
 
-__all__ = ["settings", "evaluation_sets", "mean_loss", "run_once", "compare", "run", "chapter_settings",
+__all__ = ["settings", "evaluation_sets", "mean_loss", "run_once", "compare", "plot_comparison", "run",
+           "chapter_settings", "training_summary_fields",
            "sensitivity_cell", "run_chapter", "summary_lines", "main"]
 
 SCHEMA = "companion.bench_hig/2"
@@ -214,6 +215,29 @@ def long_adam(record: dict, lam: float, data: dict, config: dict) -> dict:
             "curves": curves}
 
 
+def plot_comparison(ax, record: dict, axis: str = "iterations") -> None:
+    """Bands (per-seed curves, median, range) of every method of a comparison against ``axis``, log-log.
+
+    The first point of every curve (iteration 0 at 0 s) is left out on the seconds axis: it has no
+    place on a logarithmic axis, and :func:`companion.evidence.plot_bands` would start its grid of
+    times at the earliest curve *end* otherwise.
+    """
+    from .plots import color_of
+
+    for m in record["methods"]:
+        if axis == "seconds":
+            m = dict(m, curves=[{key: values[1:] for key, values in c.items()} for c in m["curves"]])
+        evidence.plot_bands(ax, m, axis=axis, color=color_of(m["name"]), seeds_lines=False)
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # a narrow log range would label every minor tick
+    ax.axvline(record["budget"][axis], color="0.5", lw=0.8, ls=":")
+    ax.set_xlabel("iteration" if axis == "iterations" else "training time [s]")
+    ax.set_title(record["name"].replace("lambda", r"$\lambda$"), fontsize=10)
+
+
 def _plot(comparisons: dict, path: Path) -> None:
     import matplotlib
 
@@ -224,17 +248,9 @@ def _plot(comparisons: dict, path: Path) -> None:
 
     use_style()
     fig, axes = plt.subplots(2, len(comparisons), figsize=(4.2 * len(comparisons), 6.4), squeeze=False)
-    palette = {"Adam": "C0", "Gauss-Newton": "C1", "HIG": "C2"}
-    for column, (key, record) in enumerate(comparisons.items()):
+    for column, record in enumerate(comparisons.values()):
         for row, axis in enumerate(("iterations", "seconds")):
-            ax = axes[row, column]
-            for m in record["methods"]:
-                evidence.plot_bands(ax, m, axis=axis, color=palette.get(m["name"]), seeds_lines=False)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.axvline(record["budget"][axis], color="0.5", lw=0.8, ls=":")
-            ax.set_xlabel("iteration" if axis == "iterations" else "training time [s]")
-            ax.set_title(record["name"], fontsize=10)
+            plot_comparison(axes[row, column], record, axis)
         axes[0, column].legend(fontsize=7)
     axes[0, 0].set_ylabel("test loss")
     axes[1, 0].set_ylabel("test loss")
