@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.differentiate import jacobian as fd_jacobian
 
-from companion import hig, nn
+from companion import hig, nn, tasks
 from companion.experiments import hig as ex
 from companion.problems import squared_error
 
@@ -156,9 +156,9 @@ def test_statuses_and_history():
 
 
 def test_same_seed_gives_the_same_batches_and_results():
-    model = ex.toy_model(0.01)
-    x, t = ex.toy_data(64)
-    theta0 = ex.toy_theta0(0)
+    model = tasks.toy_model(0.01)
+    x, t = tasks.toy_data(64)
+    theta0 = tasks.toy_theta0(0)
     runs = [hig.train(model, theta0, x, t, method="hig", eta=0.1, steps=20, batch_size=16, rng=3, tau=1e-4)
             for _ in range(2)]
     assert np.array_equal(runs[0].losses, runs[1].losses)
@@ -167,8 +167,8 @@ def test_same_seed_gives_the_same_batches_and_results():
 
 
 def test_through_physics_jacobian_matches_scipy_differentiate():
-    model = ex.oscillator_model(T=5, dt=0.2, hidden=4)
-    states = ex.oscillator_data(3, seed=0)
+    model = tasks.oscillator_model(T=5, dt=0.2, hidden=4)
+    states = tasks.oscillator_data(3, seed=0)
     theta = model.init(np.random.default_rng(0))
     y, A = model.value_and_jacobian(theta, states)
 
@@ -184,9 +184,9 @@ def test_through_physics_jacobian_matches_scipy_differentiate():
 
 
 def test_toy_loss_is_the_course_convention():
-    model = ex.toy_model(0.01)
-    x, t = ex.toy_data(16)
-    theta = ex.toy_theta0(0)
+    model = tasks.toy_model(0.01)
+    x, t = tasks.toy_data(16)
+    theta = tasks.toy_theta0(0)
     f = model.network.forward(theta, x)
     expected = np.mean(0.5 * (f[:, 0] - t[:, 0]) ** 2 + 0.5 * (0.01 * f[:, 1] - t[:, 1]) ** 2)
     result = hig.train(model, theta, x, t, squared_error(), method="gn", eta=1.0, steps=0)
