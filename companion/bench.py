@@ -48,9 +48,11 @@ returns the JSON document.  New subcommands register themselves in
     per-seed curves; the chapter reads ``discussion.json`` and re-runs one entry.
     ``--quick`` runs the toy only.
 ``hig_chapter``
-    The step-size sweeps of the chapter *Half-inverse gradients* (the toy for
-    both output scales, the oscillators) and its :math:`(\tau, b)` grids; the
-    chapter reads ``hig_chapter.json`` and re-runs only the best rates.
+    The :math:`(\tau, b)` table of the chapter *Half-inverse gradients*: HIG's
+    test loss on the toy (:math:`\lambda = 0.01`) with the step size re-tuned
+    on validation data in every cell, 5 seeds (:func:`companion.bench_hig.run_chapter`).
+    The chapter's comparisons of Adam, Gauss-Newton and HIG are in ``bench_hig.json``
+    (``python -m companion.bench_hig``).
 ``inverse_chapter``
     The evidence records of the chapter *Physical inverse problems* (the unit-mass
     pendulum ring, the ring with uneven masses, the noisy heat equation), built by
@@ -97,7 +99,7 @@ COST_SCHEMA = "companion.bench.cost/1"
 TRAINING_SCHEMA = "companion.bench.training/2"
 ALL_SCHEMA = "companion.bench.all/2"
 DISCUSSION_SCHEMA = "companion.bench.discussion/1"
-HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/1"
+HIG_CHAPTER_SCHEMA = "companion.bench.hig_chapter/2"
 INVERSE_CHAPTER_SCHEMA = "companion.bench.inverse_chapter/1"
 
 
@@ -622,37 +624,40 @@ def discussion(args: argparse.Namespace) -> dict:
 def _plot_hig_chapter(document: dict, path: str) -> None:
     import numpy as np
 
-    fig = _figure((10, 3.4))
-    axes = fig.subplots(1, 3)
-    results = document["results"]
-    panels = [(results["toy"][key], f"toy, lambda = {key}") for key in results["toy"]]
-    panels.append((results["oscillators"], "oscillators"))
-    for ax, (sweeps, title) in zip(axes, panels):
-        for method, record in sweeps.items():
-            etas = [row[0] for row in record["table"]]
-            losses = [np.nan if row[1] is None else row[1] for row in record["table"]]
-            ax.loglog(etas, losses, "o-", label=method)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("step size eta")
+    results = document["results"]["tau_batch"]
+    settings = document["settings"]
+    fig = _figure((9, 3.4))
+    axes = fig.subplots(1, 2)
+    for row, tau in zip(results["hig"], settings["taus"]):
+        medians = [cell["test_spread"]["median"] for cell in row]
+        axes[0].loglog(settings["batch_sizes"], [np.nan if m is None else m for m in medians], "o-",
+                       label=f"tau = {tau:.0e}")
+        axes[1].semilogx([cell["batch_size"] for cell in row], [cell["eta"]["best"] for cell in row], "o-",
+                         label=f"tau = {tau:.0e}")
+    axes[0].set_xlabel("batch size b")
+    axes[0].set_ylabel("median test loss (eta re-tuned)")
+    axes[1].set_xlabel("batch size b")
+    axes[1].set_ylabel("selected eta")
+    for ax in axes:
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("final loss")
     fig.tight_layout()
     fig.savefig(path)
 
 
 def run_hig_chapter(quick: bool = False, out: str = "bench_results",
                     log: Optional[Callable[[str], None]] = None) -> dict:
-    """Run ``hig_chapter``; write ``hig_chapter.json`` and ``hig_chapter.png`` into ``out``; return the JSON document."""
-    from .experiments import hig as ex
+    """Run ``hig_chapter`` (:func:`companion.bench_hig.run_chapter`); write ``hig_chapter.json`` and ``.png``."""
+    from . import bench_hig
 
     log = log or _log_to_stderr
     start = time.perf_counter()
-    results = ex.hig_chapter_runs(quick=quick)
-    document = _chapter_document(HIG_CHAPTER_SCHEMA, "hig_chapter", quick, results.pop("settings"), results)
+    results = bench_hig.run_chapter(quick=quick)
+    settings = results.pop("settings")
+    document = _chapter_document(HIG_CHAPTER_SCHEMA, "hig_chapter", quick, settings, results, seeds=settings["seeds"])
     return _write(document, out, "hig_chapter", _plot_hig_chapter, start, log)
 
 
-@subcommand("hig_chapter", "the step-size sweeps and (tau, b) grids of the HIG chapter", _quick_arguments)
+@subcommand("hig_chapter", "the (tau, b) table of the HIG chapter, eta re-tuned per cell", _quick_arguments)
 def hig_chapter(args: argparse.Namespace) -> dict:
     """The ``hig_chapter`` subcommand."""
     return run_hig_chapter(quick=args.quick, out=args.out)

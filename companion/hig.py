@@ -271,7 +271,8 @@ def _batches(n: int, batch_size: int, rng: np.random.Generator):
 
 def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method: str, eta: float,
           steps: int, batch_size: Optional[int] = None, tau: float = 1e-6, rng=None,
-          max_time: Optional[float] = None, eval_every: int = 1, blowup: float = 1e6,
+          max_time: Optional[float] = None, min_time: Optional[float] = None, eval_every: int = 1,
+          blowup: float = 1e6,
           keep_params: bool = False, adam_options: Optional[dict] = None) -> TrainResult:
     r"""Train ``model`` from ``theta0`` on ``(inputs, targets)`` with Adam, Gauss-Newton or HIG.
 
@@ -299,6 +300,10 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
         same seed gives every method the same batches.
     max_time
         Wall-clock budget for training in seconds (status ``time_budget``).
+    min_time
+        Keep stepping past ``steps`` until at least this many seconds of training
+        were spent, so that runs with equal budgets in iterations *and* seconds
+        use both (status ``max_steps`` when it ends this way).
     eval_every
         Evaluate the loss on the whole data set every ``eval_every`` steps (and
         after the last).
@@ -324,6 +329,10 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
     blowup = check_positive(blowup, "blowup")
     if max_time is not None:
         max_time = check_positive(max_time, "max_time")
+    if min_time is not None:
+        min_time = check_positive(min_time, "min_time")
+        if max_time is not None and max_time < min_time:
+            raise ValueError(f"max_time ({max_time:g} s) must not be smaller than min_time ({min_time:g} s)")
     loss = squared_error() if loss is None else loss
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a companion.problems.Loss, got {type(loss).__name__}")
@@ -348,11 +357,14 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
     limit = blowup * max(first, np.finfo(float).tiny)
     losses, iterations, times, batch_losses = [first], [0], [0.0], []
     thetas = [theta.copy()] if keep_params else None
-    status, message = 1, f"reached the maximum of {steps} steps"
+    status, message = 1, f"reached the maximum of {steps} steps" + (
+        f" and at least {min_time:g} s of training" if min_time is not None else "")
     clock = 0.0
     nit = 0
     batches = _batches(n, batch_size, rng)
-    for k in range(1, steps + 1):
+    k = 0
+    while k < steps or (min_time is not None and clock < min_time):
+        k += 1
         idx = next(batches)
         xb, tb = inputs[idx], targets[idx]
         tick = time.perf_counter()
@@ -378,11 +390,12 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
             status, message = 4, f"{DISPLAY[method]} failed at step {k}: {exc}"
             break
         clock += time.perf_counter() - tick
-        batch_losses.append(float(loss.value(np.ravel(y), tb.ravel())) / len(idx))
+        with np.errstate(all="ignore"):
+            batch_losses.append(float(loss.value(np.ravel(y), tb.ravel())) / len(idx))
         if not np.all(np.isfinite(new_theta)):
             status, message = 2, f"the parameters became non-finite at step {k}; reduce eta"
             break
-        last = k == steps or (max_time is not None and clock >= max_time)
+        last = (k >= steps and (min_time is None or clock >= min_time)) or (max_time is not None and clock >= max_time)
         if k % eval_every == 0 or last:
             current = full_loss(new_theta)
             if not np.isfinite(current):

@@ -1,12 +1,14 @@
-"""Tests of companion.hig (HIG and Gauss-Newton steps, training), the chapter's experiments and its benchmark."""
+"""Tests of companion.hig (HIG and Gauss-Newton steps, training) and the discussion's experiments.
 
-import json
+The HIG chapter's analyses and benchmark are tested in tests/test_hig_analysis.py and tests/test_hig_bench.py.
+"""
+
 
 import numpy as np
 import pytest
 from scipy.differentiate import jacobian as fd_jacobian
 
-from companion import hig, nn
+from companion import hig, nn, tasks
 from companion.experiments import hig as ex
 from companion.problems import squared_error
 
@@ -66,8 +68,6 @@ def test_truncation_drops_small_singular_values_instead_of_clamping():
     assert np.allclose(kept, [-1.0, -1e4])
     assert dropped.tolist() == [-1.0, 0.0]  # not -(1e-4)^{-1/2} = -100
     assert hig.gauss_newton_step(A, g, tau=1e-4).tolist() == [-1.0, 0.0]
-    out = ex.dropped_vs_clamped((1.0, 1e-2, 1e-8), tau=1e-4)
-    assert out["dropped"][2] == 0.0 and out["clamped"][2] == pytest.approx(-100.0)
 
 
 def test_bad_input_names_the_argument():
@@ -156,9 +156,9 @@ def test_statuses_and_history():
 
 
 def test_same_seed_gives_the_same_batches_and_results():
-    model = ex.toy_model(0.01)
-    x, t = ex.toy_data(64)
-    theta0 = ex.toy_theta0(0)
+    model = tasks.toy_model(0.01)
+    x, t = tasks.toy_data(64)
+    theta0 = tasks.toy_theta0(0)
     runs = [hig.train(model, theta0, x, t, method="hig", eta=0.1, steps=20, batch_size=16, rng=3, tau=1e-4)
             for _ in range(2)]
     assert np.array_equal(runs[0].losses, runs[1].losses)
@@ -167,8 +167,8 @@ def test_same_seed_gives_the_same_batches_and_results():
 
 
 def test_through_physics_jacobian_matches_scipy_differentiate():
-    model = ex.oscillator_model(T=5, dt=0.2, hidden=4)
-    states = ex.oscillator_data(3, seed=0)
+    model = tasks.oscillator_model(T=5, dt=0.2, hidden=4)
+    states = tasks.oscillator_data(3, seed=0)
     theta = model.init(np.random.default_rng(0))
     y, A = model.value_and_jacobian(theta, states)
 
@@ -184,92 +184,13 @@ def test_through_physics_jacobian_matches_scipy_differentiate():
 
 
 def test_toy_loss_is_the_course_convention():
-    model = ex.toy_model(0.01)
-    x, t = ex.toy_data(16)
-    theta = ex.toy_theta0(0)
+    model = tasks.toy_model(0.01)
+    x, t = tasks.toy_data(16)
+    theta = tasks.toy_theta0(0)
     f = model.network.forward(theta, x)
     expected = np.mean(0.5 * (f[:, 0] - t[:, 0]) ** 2 + 0.5 * (0.01 * f[:, 1] - t[:, 1]) ** 2)
     result = hig.train(model, theta, x, t, squared_error(), method="gn", eta=1.0, steps=0)
     assert result.losses[0] == pytest.approx(expected, rel=1e-13)
-
-
-# =========================================================================== experiments
-def test_family_steps_are_gd_hig_gn():
-    rng = np.random.default_rng(3)
-    A, g = rng.normal(size=(6, 4)), rng.normal(size=6)
-    steps = ex.family_steps(A, g, eta=1.0)
-    assert np.allclose(steps["gd"], -A.T @ g)
-    assert np.allclose(steps["gn"], -np.linalg.pinv(A) @ g)
-    u, s, vt = np.linalg.svd(A, full_matrices=False)
-    assert np.allclose(steps["hig"], -vt.T @ (s**-0.5 * (u.T @ g)))
-
-
-def test_stacked_and_per_sample_steps_differ():
-    out = ex.stacked_vs_per_sample()
-    assert out["rank_per_sample"] <= 2 < out["rank_stacked"]
-    assert out["relative_difference"] > 0.3
-    assert out["linear_loss_stacked"] < out["linear_loss_averaged"]
-
-
-def test_saturation_counts_units_beyond_the_threshold():
-    net = nn.MLP((1, 3, 1))
-    theta = np.zeros(net.n_params)
-    W, b = net.layers(theta)[0]
-    W[...] = [[0.0, 10.0, 1.0]]
-    x = np.array([[1.0], [0.1]])
-    z = x @ W
-    assert ex.saturation(net, theta, x) == pytest.approx(np.mean(np.abs(np.tanh(z)) > 0.99)) == pytest.approx(1 / 6)
-
-
-def test_truncation_effect_without_truncation_blows_up():
-    rows = ex.truncation_effect(steps=30)
-    (tau0, loss0, status0, step0, _), (tau1, loss1, status1, step1, _) = rows
-    assert tau0 == 0.0 and status0 in ("diverged", "non_finite") and step0 > 1e3
-    assert status1 == "max_steps" and step1 < 100 and loss1 < rows[0][1]
-
-
-def test_fit_cost_recovers_a_known_law():
-    rows = [(n, p, 3e-10 * min(n, p) ** 2 * max(n, p), 0, 0) for n, p in [(10, 100), (100, 100), (400, 50), (50, 800)]]
-    fit = ex.fit_cost(rows)
-    assert fit["exponent"] == pytest.approx(1.0) and fit["c"] == pytest.approx(3e-10) and fit["c_fixed"] == pytest.approx(3e-10)
-
-
-def test_toy_comparison_is_fair_and_hig_beats_gn_at_small_lambda():
-    sweeps = ex.toy_comparison(0.01, steps=60, etas={"adam": (0.1, 1.0), "gn": (0.03, 0.3), "hig": (0.1, 0.3)})
-    for method, sweep in sweeps.items():
-        assert [r.losses[0] for r in sweep.results] == [sweeps["hig"].results[0].losses[0]] * 2  # same start
-        assert sweep.best.fun == min(r.fun for r in sweep.results)
-    assert sweeps["hig"].best.fun < sweeps["adam"].best.fun
-
-
-# =========================================================================== exercises
-@pytest.mark.parametrize("s", [(100.0, 1.0), (3.0, 0.5), (7.0, 2.0)])
-def test_exercise_1_output_ratios_are_powers_of_the_singular_value_ratio(s):
-    ratios = ex.output_step_ratios(s)
-    q = s[0] / s[1]
-    assert ratios["gd"] == pytest.approx(q**2) and ratios["hig"] == pytest.approx(q**0.5)
-    assert ratios["gn"] == pytest.approx(1.0)
-
-
-@pytest.mark.parametrize("shape", [(6, 40), (40, 6), (8, 8)])
-def test_exercise_2_gram_route_equals_the_svd_route(shape):
-    rng = np.random.default_rng(shape[0])
-    A = rng.normal(size=shape)
-    A[:, 0] *= 1e-9  # a direction that the truncation must drop (tall case)
-    g = rng.normal(size=shape[0])
-    assert np.allclose(ex.hig_step_gram(A, g, eta=0.7, tau=1e-5), hig.hig_step(A, g, eta=0.7, tau=1e-5), atol=1e-8)
-
-
-# =========================================================================== benchmark
-def test_bench_quick_writes_json_and_png(tmp_path):
-    from companion import bench_hig
-
-    report = bench_hig.run(quick=True, out=tmp_path)
-    on_disk = json.loads((tmp_path / "bench_hig.json").read_text())
-    assert on_disk["settings"]["quick"] is True and on_disk["machine"]["numpy"]
-    assert (tmp_path / "bench_hig.png").stat().st_size > 1000
-    assert set(report["toy"]) == {"1", "0.01"} and set(report["toy"]["0.01"]["methods"]) == {"adam", "gn", "hig"}
-    assert report["oscillators"]["methods"]["hig"]["final_loss"]
 
 
 # =========================================================================== discussion
