@@ -1,4 +1,4 @@
-"""Tests of companion.hig (HIG and Gauss-Newton steps, training) and the discussion's experiments.
+"""Tests of companion.hig (HIG and Gauss-Newton steps, training) and of the rotated-sine task of companion.tasks.
 
 The HIG chapter's analyses and benchmark are tested in tests/test_hig_analysis.py and tests/test_hig_bench.py.
 """
@@ -9,7 +9,6 @@ import pytest
 from scipy.differentiate import jacobian as fd_jacobian
 
 from companion import hig, nn, tasks
-from companion.experiments import hig as ex
 from companion.problems import squared_error
 
 
@@ -195,7 +194,7 @@ def test_toy_loss_is_the_course_convention():
 
 # =========================================================================== discussion
 def test_sine_model_jacobian_matches_scipy_differentiate():
-    model = ex.sine_model(8.0, np.pi / 4, sizes=(2, 3, 2))
+    model = tasks.sine_model(8.0, np.pi / 4, sizes=(2, 3, 2))
     inputs = np.random.default_rng(0).normal(size=(3, 2))
     theta = model.init(np.random.default_rng(1))
     _, A = model.value_and_jacobian(theta, inputs)
@@ -206,22 +205,3 @@ def test_sine_model_jacobian_matches_scipy_differentiate():
         return out.reshape((6,) + Theta.shape[1:])
 
     assert np.allclose(A.reshape(6, -1), fd_jacobian(f, theta).df, rtol=1e-7, atol=1e-9)
-
-
-def test_svd_work_and_the_exercise_ratio():
-    assert ex.svd_work(16, 4, 490) == 64**2 * 490
-    assert ex.svd_work(256, 4, 490) == 490**2 * 1024
-    assert ex.svd_work(256, 4, 490) / ex.svd_work(16, 4, 490) == pytest.approx(490 * 256 / (16**2 * 4))
-
-
-def test_discussion_exercise_2_sip_on_the_toy_is_supervised_training():
-    assert ex.toy_sip_equals_supervised(steps=10) < 1e-12
-
-
-def test_toy_sip_uses_the_same_start_and_loss_as_hig_training():
-    sip = ex.toy_sip(0.01, etas=(0.3,), steps=5, eval_every=5)
-    model = ex.toy_model(0.01)
-    x, t = ex.toy_data()
-    start = hig.train(model, ex.toy_theta0(), x, t, method="hig", eta=0.1, steps=0)
-    assert sip.losses[0] == pytest.approx(start.losses[0], rel=1e-12)
-    assert sip.method == "SIP" and sip.best_eta == 0.3
