@@ -570,7 +570,8 @@ class TrainingResult:
     * ``time``: seconds of training (updates only, evaluations excluded) up to that point.
 
     ``status`` is a code of :data:`companion.training.STATUS` (1 ``max_steps`` = all iterations done);
-    ``thetas`` holds every iterate when ``keep_thetas=True``; ``fallbacks`` counts the
+    ``thetas`` holds every iterate when ``keep_thetas=True`` and ``thetas_time`` the seconds of
+    training (updates only) at each of them; ``fallbacks`` counts the
     samples of SIP whose inverse failed and that took the ``fallback`` step instead.
     """
 
@@ -588,6 +589,8 @@ class TrainingResult:
     loss: np.ndarray
     time: np.ndarray
     thetas: Optional[np.ndarray] = field(default=None, repr=False)
+    #: seconds of training (updates only) at each of ``thetas``
+    thetas_time: Optional[np.ndarray] = field(default=None, repr=False)
     #: how many samples of SIP took the fallback step because their inverse failed
     fallbacks: int = 0
     #: the parameters at every entry of the history (``snapshots=True``)
@@ -762,6 +765,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
     steps_done = [0]
     times = [0.0]
     thetas = [theta.copy()] if keep_thetas else None
+    thetas_time = [0.0] if keep_thetas else None
     kept = [theta.copy()] if snapshots else None
     status, message = 1, f"{iterations} iterations done"
     elapsed = 0.0
@@ -800,6 +804,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
             nit = k
             if keep_thetas:
                 thetas.append(theta.copy())
+                thetas_time.append(elapsed)
             done = k >= iterations and elapsed >= until_seconds
             if k % eval_every == 0 or k == iterations or done or k == limit:
                 try:
@@ -829,6 +834,7 @@ def train(method: str, net: MLP, theta0, physics: BatchPhysics, data: Dataset, *
         status=status, message=message, iterations=np.array(steps_done), x_error=values[:, 0],
         y_error=values[:, 1], loss=values[:, 2], time=np.array(times),
         thetas=None if thetas is None else np.array(thetas), fallbacks=counts[0],
+        thetas_time=None if thetas_time is None else np.array(thetas_time),
         snapshots=None if kept is None else np.array(kept),
     )
 

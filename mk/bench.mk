@@ -13,7 +13,7 @@
 #                     (a smoke test; it never touches the committed results)
 #   make bench-own-simulator
 #                     the sweeps of the chapter "Your own simulator" (tools/own_simulator_bench.py ->
-#                     bench_results/own_simulator.json), about 9 minutes on one core; make bench runs it
+#                     bench_results/own_simulator.json), about 6 minutes in two processes; make bench runs it
 #                     after the parts of `all`, since it is an executed copy of the chapter's simulator cell.
 #
 # One part alone: $(BIN)/python -m companion.bench scale|cost|training|compare|discussion|hig_chapter|inverse_chapter
@@ -43,5 +43,10 @@ bench-quick: $(STAMP)
 bench-check: $(STAMP)
 	$(BIN)/python -m companion.bench check
 
+# Two processes: the rule sweeps with the SIP training sweep, and Adam's training sweep (the script
+# merges what each writes under a file lock).
 bench-own-simulator: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 PYTHONPATH=$(CURDIR) $(BIN)/python tools/own_simulator_bench.py --part all
+	@export OPENBLAS_NUM_THREADS=1 PYTHONPATH=$(CURDIR); \
+	$(BIN)/python tools/own_simulator_bench.py --part training --method physics & other=$$!; \
+	$(BIN)/python tools/own_simulator_bench.py --part all --method sip; \
+	wait $$other

@@ -351,3 +351,13 @@ def test_sip_trains_on_a_simulator_with_a_numerical_inverse():
                        eval_every=20)
     assert result.status_name == "max_steps"
     assert result.y_error[-1] < 0.5 * result.y_error[0]
+
+
+def test_kept_iterates_carry_their_training_time():
+    physics, data, net, theta0 = _setup()
+    result = train("sip", net, theta0, physics, data, iterations=12, batch_size=8, rng=np.random.default_rng(0),
+                   eta_nn=1e-3, eval_every=5, keep_thetas=True)
+    assert len(result.thetas_time) == len(result.thetas) == result.nit + 1
+    assert result.thetas_time[0] == 0.0 and np.all(np.diff(result.thetas_time) > 0)
+    # the evaluation points' times are those of the iterates with the same index
+    np.testing.assert_array_equal(result.thetas_time[result.iterations], result.time)
