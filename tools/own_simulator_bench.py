@@ -239,7 +239,7 @@ def main() -> None:
         results.update({k: v for k, v in new.items() if k != "training"})
         if "training" in new:
             results.setdefault("training", {}).update(new["training"])
-            if all(method in results["training"] for method in RATES):
+            if all("best_runs" in results["training"].get(method, {}) for method in RATES):
                 results["training"]["record"] = training_record(results["training"])
         OUTPUT.write_text(json.dumps(results, indent=1) + "\n")
     print(f"wrote {OUTPUT} in {time.perf_counter() - start:.0f} s")
