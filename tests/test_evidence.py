@@ -100,3 +100,14 @@ def test_bands_on_the_seconds_axis_start_at_the_first_positive_time():
     record = evidence.method("A", seeds=range(5), test=[1.0] * 5, curves=curves)
     line = evidence.plot_bands(Figure().subplots(), record, axis="seconds")
     assert line.get_xdata()[0] < 0.05
+
+
+#: The comparisons the chapters draw conclusions from: file -> the fewest records it must hold.
+EXPECTED_RECORDS = {"sip.json": 6, "bench_hig.json": 3, "discussion.json": 4, "compare.json": 3,
+                    "inverse_chapter.json": 3, "scale.json": 6, "own_simulator.json": 1}
+
+
+@pytest.mark.parametrize("name, fewest", EXPECTED_RECORDS.items())
+def test_every_comparison_of_the_chapters_is_stored_as_a_record(name, fewest):
+    document = json.loads((RESULTS / name).read_text())
+    assert len(list(evidence.find_comparisons(document))) >= fewest
