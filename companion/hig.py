@@ -41,6 +41,7 @@ import numpy as np
 
 from ._checks import as_vector, check_fraction, check_int, check_positive
 from .driver import STATUS
+from .errors import NonFiniteError
 from .linalg import svd_power
 from .problems import Loss, squared_error
 from .timing import one_blas_thread  # noqa: F401 - re-exported
@@ -373,6 +374,9 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
                 if method == "adam":
                     y, vjp = _value_and_vjp(model, theta, xb)
                     g = loss.gradient(np.ravel(y), tb.ravel()).reshape(y.shape)
+                    if not np.all(np.isfinite(g)):   # the outputs overflowed: stop before the backward pass
+                        status, message = 2, f"the outputs or the loss gradient became non-finite at step {k}; reduce eta"
+                        break
                     grad = vjp(g / len(idx))
                     if not np.all(np.isfinite(grad)):
                         status, message = 2, f"the gradient became non-finite at step {k}; reduce eta"
@@ -388,6 +392,9 @@ def train(model, theta0, inputs, targets, loss: Optional[Loss] = None, *, method
                     new_theta = theta + step
         except np.linalg.LinAlgError as exc:
             status, message = 4, f"{DISPLAY[method]} failed at step {k}: {exc}"
+            break
+        except NonFiniteError as exc:   # an overflow inside the backward pass of a diverging run
+            status, message = 2, f"a non-finite value appeared at step {k} ({exc}); reduce eta"
             break
         clock += time.perf_counter() - tick
         with np.errstate(all="ignore"):

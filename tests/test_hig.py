@@ -205,3 +205,27 @@ def test_sine_model_jacobian_matches_scipy_differentiate():
         return out.reshape((6,) + Theta.shape[1:])
 
     assert np.allclose(A.reshape(6, -1), fd_jacobian(f, theta).df, rtol=1e-7, atol=1e-9)
+
+
+def test_an_overflow_inside_the_backward_pass_stops_the_run_with_a_status():
+    """A diverging run whose backward pass meets a non-finite cotangent ends as non_finite, not with an error."""
+    from companion.errors import NonFiniteError
+
+    class Overflowing:
+        def __init__(self, model, after):
+            self.model, self.after, self.calls = model, after, 0
+
+        def forward(self, theta, inputs):
+            return self.model.forward(theta, inputs)
+
+        def vjp(self, theta, inputs, cotangent):
+            self.calls += 1
+            if self.calls > self.after:
+                raise NonFiniteError("cotangent contains 2 non-finite value(s) (NaN or inf)")
+            return self.model.vjp(theta, inputs, cotangent)
+
+    model = tasks.toy_model(1.0)
+    x, t = tasks.toy_data(16)
+    result = hig.train(Overflowing(model, after=3), tasks.toy_theta0(0), x, t, method="adam", eta=0.01, steps=10)
+    assert result.status_name == "non_finite" and result.nit == 3 and "step 4" in result.message
+    assert np.all(np.isfinite(result.losses))
