@@ -96,7 +96,7 @@ def settings(quick: bool = False) -> dict:
         }
     return {
         "quick": False, "seeds": [0, 1, 2, 3, 4], "tau": 1e-4, "validation_seed": 1000, "test_seed": 2000,
-        "toy": {"lambdas": [1.0, 0.01], "n": 256, "batch_size": 64, "iterations": 2000, "seconds": 1.4,
+        "toy": {"lambdas": [1.0, 0.01], "n": 256, "batch_size": 64, "iterations": 4000, "seconds": 1.4,
                 "eval_every": 20,
                 "etas": {"1": {"adam": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
                                "gn": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
