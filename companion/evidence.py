@@ -15,8 +15,8 @@ stored as one *comparison record* (a JSON-safe dict with
 * every method had the same budget in iterations **and** in wall-clock seconds,
   and per-seed curves of the test metric against both are stored
   (:func:`curve`), so a figure can show them as bands (:func:`plot_bands`);
-* the budget was long enough for every curve to flatten, or the method converged
-  (:func:`flattened`);
+* the budget was long enough for every method's progress to level off, or the method
+  converged (:func:`flattened`);
 * the published outcome the experiment is compared with is stated, and so are
   the departures from the published set-up.
 
@@ -43,8 +43,8 @@ EVIDENCE_SCHEMA = "companion.evidence/1"
 #: The fewest seeds a method may be reported with.
 MIN_SEEDS = 5
 
-#: A curve has flattened when its median over the seeds fell by less than this factor over the
-#: last :data:`TAIL_FRACTION` of the budget.
+#: A method's curves have flattened when the median over the seeds of their best-so-far values fell
+#: by less than this factor over the last :data:`TAIL_FRACTION` of the budget.
 FLAT_FACTOR = 2.0
 TAIL_FRACTION = 0.2
 
@@ -272,11 +272,13 @@ def comparison(name: str, *, metric: str, validation: str, test: str, budget: Ma
     }
 
 
-def _median_curve(curves: Sequence[Mapping], axis: str, grid: np.ndarray) -> np.ndarray:
+def _median_curve(curves: Sequence[Mapping], axis: str, grid: np.ndarray, *, best_so_far: bool = False) -> np.ndarray:
     rows = []
     for c in curves:
         xs = np.asarray(c[axis], dtype=float)
         ys = np.asarray([np.nan if v is None else v for v in c["values"]], dtype=float)
+        if best_so_far:   # the lowest value reached up to each point: progress, without the spikes
+            ys = np.fmin.accumulate(ys)
         index = np.searchsorted(xs, grid, side="right") - 1
         row = np.where(index >= 0, ys[np.clip(index, 0, None)], np.nan)
         rows.append(row)
@@ -286,9 +288,12 @@ def _median_curve(curves: Sequence[Mapping], axis: str, grid: np.ndarray) -> np.
 
 def flattened(record: Mapping, budget: Mapping, *, axis: str = "iterations", factor: float = FLAT_FACTOR,
               tail: float = TAIL_FRACTION) -> bool:
-    """True when the method's median curve fell by less than ``factor`` over the last ``tail`` of the budget.
+    """True when the method's median progress fell by less than ``factor`` over the last ``tail`` of the budget.
 
-    A method whose every seed ``"converged"`` (see :func:`method`) counts as flattened.
+    Progress is each seed's best value so far (the running minimum of its curve), so that a
+    spike of a noisy run shortly before the end is not mistaken for a method still learning,
+    and a run that keeps improving is. A method whose every seed ``"converged"`` (see
+    :func:`method`) counts as flattened.
     """
     statuses = record.get("statuses")
     if statuses and all(s == "converged" for s in statuses):
@@ -299,7 +304,7 @@ def flattened(record: Mapping, budget: Mapping, *, axis: str = "iterations", fac
     end = float(budget[axis])
     grid = np.array([(1 - tail) * end, end])
     with np.errstate(all="ignore"):
-        before, after = _median_curve(curves, axis, grid)
+        before, after = _median_curve(curves, axis, grid, best_so_far=True)
     if not (np.isfinite(before) and np.isfinite(after)):
         return False
     return bool(after <= 0 or before <= factor * after)
@@ -352,7 +357,7 @@ def problems_with(record: Mapping, *, min_seeds: int = MIN_SEEDS) -> list[str]:
                              f"{budget['seconds']:.3g} s (status {status})")
                 break
         if budget.get("iterations") and not flattened(m, budget, axis="iterations"):
-            found.append(f"{who}: its median curve still falls by more than {FLAT_FACTOR}x over the last "
+            found.append(f"{who}: its median best-so-far curve still falls by more than {FLAT_FACTOR}x over the last "
                          f"{TAIL_FRACTION:.0%} of the iteration budget; train longer")
     return found
 

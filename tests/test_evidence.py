@@ -111,3 +111,14 @@ EXPECTED_RECORDS = {"sip.json": 6, "bench_hig.json": 3, "discussion.json": 4, "c
 def test_every_comparison_of_the_chapters_is_stored_as_a_record(name, fewest):
     document = json.loads((RESULTS / name).read_text())
     assert len(list(evidence.find_comparisons(document))) >= fewest
+
+
+def test_a_spike_before_the_end_is_not_progress_but_a_steady_fall_is():
+    iterations, seconds = np.arange(101), np.linspace(0, 1.2, 101)
+    flat_with_spike = np.r_[np.linspace(2, 1, 81), np.ones(20)]
+    flat_with_spike[80] = 5.0                       # a spike at the start of the last fifth
+    falling = np.r_[np.linspace(2, 1, 81), np.geomspace(1, 0.1, 20)]
+    for values, expected in ((flat_with_spike, True), (falling, False)):
+        curves = [evidence.curve(iterations, seconds, values) for _ in range(5)]
+        record = evidence.method("A", seeds=range(5), test=[1.0] * 5, curves=curves)
+        assert evidence.flattened(record, {"iterations": 100, "seconds": 1.0}) is expected
