@@ -45,7 +45,7 @@ VALIDATION_SEED, TEST_SEED = 101, 202
 METHODS = ("adam", "gn", "hig", "sip")
 DISPLAY = {"adam": "Adam", "gn": "Gauss-Newton", "hig": "HIG", "sip": "SIP"}
 
-#: Settings per problem: sizes, batch, truncation tau of GN/HIG, iteration budget, rate grids to start from.
+#: Settings per problem (sizes, batch, truncation tau of GN/HIG, iteration budget, rate grids to start from).
 PROBLEMS = {
     "toy": {"lam": 0.01, "samples": 256, "batch_size": 64, "tau": 1e-4, "iterations": 800,
             "grids": {"adam": (0.01, 0.03, 0.1), "gn": (0.01, 0.03, 0.1), "hig": (0.01, 0.03, 0.1),

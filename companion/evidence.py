@@ -46,6 +46,8 @@ MIN_SEEDS = 5
 #: A method's curves have flattened when the median over the seeds of their best-so-far values fell
 #: by less than this factor over the last :data:`TAIL_FRACTION` of the budget.
 FLAT_FACTOR = 2.0
+
+#: The last part of the iteration budget over which :data:`FLAT_FACTOR` is checked.
 TAIL_FRACTION = 0.2
 
 #: Curves are stored with at most this many points per seed.

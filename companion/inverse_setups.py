@@ -41,7 +41,7 @@ from .problems import Problem, squared_error
 __all__ = [
     "METHODS", "rms", "efficient", "Task", "uneven_leapfrog", "uneven_leapfrog_jacobian",
     "uneven_chain_problem", "pendulum_task", "uneven_pendulum_task", "heat_task", "second_order_choice",
-    "method_rules", "Trace", "traced_run", "budget_score", "relative_x_error",
+    "GRIDS", "method_rules", "Trace", "traced_run", "budget_score", "relative_x_error",
 ]
 
 #: The methods compared, in the order of the tables.
@@ -167,7 +167,7 @@ def uneven_leapfrog(state, masses, *, dt: float, steps: int, omega: float = 1.0,
     :math:`H = \sum_i \big[p_i^2/(2 m_i) + m_i \omega^2 (1 - \cos q_i)\big] + \tfrac\kappa2 \sum_i (q_{i+1} - q_i)^2`
     (periodic), so :math:`F(q) = -m\,\omega^2 \sin q + \kappa \Delta q` and one step is
     :math:`p_{1/2} = p + \tfrac h2 F(q)`, :math:`q' = q + h\, p_{1/2}/m`, :math:`p' = p_{1/2} + \tfrac h2 F(q')`.
-    With unit masses it is :func:`companion.physics.leapfrog`; with :math:`-h` it runs backwards exactly.
+    With unit masses it is :func:`companion.physics.oscillators.leapfrog`; with :math:`-h` it runs backwards exactly.
 
     >>> from companion.physics import leapfrog
     >>> x = np.array([0.3, -0.1, 0.2, 0.05])

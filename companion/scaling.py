@@ -52,7 +52,7 @@ SCALE_RULES = ("GD", "Adam", "Newton", "Gauss-Newton", "BFGS", "IG", "PG")
 #: Rules whose step size is swept at every alpha; the others take :data:`FIXED_ETA`.
 TUNED_RULES = ("GD", "Adam")
 
-#: Step sizes of the rules that are not swept (BFGS: 1 means its line search), and of GD and
+#: Step sizes of the rules that are not swept (for BFGS, 1 means its line search), and of GD and
 #: Adam on the nonlinear toy (:func:`nonlinear_deviation`).
 FIXED_ETA = {"GD": 0.02, "Adam": 0.1, "Newton": 0.5, "Gauss-Newton": 0.5, "BFGS": 1.0, "IG": 0.5, "PG": 0.5}
 

@@ -100,7 +100,7 @@ def time_step(problem: Problem, x0, rule: rules.Rule, *, repeats: int = 5, min_s
     state is timed.  Each sample repeats the step often enough to last at least
     ``min_sample`` seconds; up to ``repeats`` samples are taken while the
     ``budget`` (seconds of wall-clock) lasts, at least one.  CPU time is the
-    calling thread's (:func:`time.thread_time`), which other processes on a
+    calling thread's (``time.thread_time``), which other processes on a
     shared machine do not inflate; run under one BLAS thread.
 
     >>> t = time_step(problems.alpha_scaled(2.0), [1.0, 1.0], rules.gd(0.1), repeats=2, min_sample=1e-3)

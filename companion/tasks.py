@@ -30,10 +30,10 @@ from .physics import coupled_oscillators as co
 __all__ = ["TOY_SIZES", "OSCILLATOR_PHYSICS", "toy_data", "toy_model", "toy_theta0", "toy_sip_physics",
            "oscillator_model", "oscillator_data", "sine_model"]
 
-#: Layer widths of the toy's network: one input, seven tanh units, two outputs.
+#: Layer widths of the toy's network (one input, seven tanh units, two outputs).
 TOY_SIZES = (1, 7, 2)
 
-#: The oscillators' physics: T control steps of size dt, spring constants, hidden width of the controller.
+#: The oscillators' physics (T control steps of size dt, spring constants) and the controller's hidden width.
 OSCILLATOR_PHYSICS = {"T": 10, "dt": 0.2, "omega": 1.0, "coupling": 0.5, "cubic": 1.0, "hidden": 32}
 
 

@@ -59,7 +59,7 @@ __all__ = [
 X0 = (3.0, 3.0)
 #: Iterations of the published comparison.
 STEPS = 10
-#: Step sizes of the published comparison (loss |y|^2).
+#: Step sizes of the published comparison (loss :math:`|y|^2`).
 PUBLISHED_ETAS = {"GD": 0.01, "Newton": 1.0 / 3.0, "PG": 0.3}
 #: The six methods, in the order of the tables.
 METHODS = ("GD", "Newton", "PG", "Adam", "IG", "BFGS")
@@ -79,7 +79,7 @@ def published_problem() -> Problem:
     return square_second(loss=squared_error(scale=2.0))
 
 
-#: Step sizes swept in the tuned comparison (BFGS: line search, no grid).
+#: Step sizes swept in the tuned comparison (BFGS sets its step by a line search and has no grid).
 TOY_GRIDS = {
     "GD": (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3),
     "Newton": (0.5, 1.0, 1.5, 2.0, 3.0),
@@ -322,7 +322,7 @@ class NumericalInverse:
     inversion.
     """
 
-    def __init__(self, problem: Problem, *, gradient: bool = True, ftol: float = 1e-15, gtol: float = 1e-12,
+    def __init__(self, problem: "companion.problems.Problem", *, gradient: bool = True, ftol: float = 1e-15, gtol: float = 1e-12,
                  maxiter: int = 500):
         if not isinstance(problem, Problem):
             raise TypeError(f"problem must be a companion.Problem, got {type(problem).__name__}")
