@@ -75,7 +75,6 @@ import math
 import os
 import platform
 import re
-import statistics
 import sys
 import time
 from pathlib import Path

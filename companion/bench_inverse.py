@@ -18,9 +18,8 @@ physical problems at larger sizes. Both write ``<name>.json`` and ``<name>.png``
 
 from __future__ import annotations
 
-import statistics
 import time
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -181,11 +180,6 @@ def evidence_comparison(table: dict, *, quick: bool = False, log=None) -> dict:
                                                       for name, entry in settings.items()}}
 
 
-def _median(values) -> Optional[float]:
-    values = [v for v in values if v is not None]
-    return float(statistics.median(values)) if values else None
-
-
 def summary_rows(result: dict) -> list[dict]:
     """Per comparison and method: test runs, converged runs, medians of iterations and seconds to the tolerance and of the x error.
 
@@ -200,8 +194,8 @@ def summary_rows(result: dict) -> list[dict]:
             rows.append({"problem": "pendulum" if "pendulum" in name else name, "comparison": name,
                          **{k: v for k, v in options.items() if k in ("n", "steps", "nu_t")},
                          "method": m["name"], "rules": [m["settings"]["rule"]], "runs": len(m["seeds"]),
-                         "converged": sum(1 for v in its if v is not None), "median_iterations": _median(its),
-                         "median_seconds": _median(m["settings"]["seconds_to_tolerance"]),
+                         "converged": sum(1 for v in its if v is not None), "median_iterations": evidence.spread(its)["median"],
+                         "median_seconds": evidence.spread(m["settings"]["seconds_to_tolerance"])["median"],
                          "median_x_error": m["test_spread"]["median"], "median_eta": m["settings"]["eta"]})
     return rows
 

@@ -39,7 +39,7 @@ array([[2.        , 1.        ],
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Optional
+from typing import Callable
 
 import numpy as np
 

@@ -43,7 +43,7 @@ import numpy as np
 
 from . import linalg
 from ._checks import as_vector, check_fraction, check_positive
-from .errors import InverseError, MissingCapabilityError, NonFiniteError
+from .errors import MissingCapabilityError, NonFiniteError
 from .problems import Problem
 
 __all__ = [
@@ -781,6 +781,12 @@ class LMState(NamedTuple):
         return _stopped_description("levenberg_marquardt", self)
 
 
+def _check_max_tries(max_tries) -> None:
+    """The number of trial steps of a globalised rule: a positive integer (not a bool)."""
+    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
+        raise ValueError(f"max_tries must be a positive integer, got {max_tries!r}")
+
+
 def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float = 1e-10, ftol: float = 1e-12,
                         gtol: float = 1e-10, max_tries: int = 40) -> Rule:
     r"""Levenberg-Marquardt: a damped Gauss-Newton step with Marquardt scaling :cite:`marquardt1963,more1978levenberg`.
@@ -814,8 +820,7 @@ def levenberg_marquardt(eta: float = 1.0, *, damping0: float = 1e-3, xtol: float
     damping0 = check_positive(damping0, "damping0")
     xtol, ftol, gtol = (check_fraction(value, name) for value, name in ((xtol, "xtol"), (ftol, "ftol"),
                                                                         (gtol, "gtol")))
-    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-        raise ValueError(f"max_tries must be a positive integer, got {max_tries!r}")
+    _check_max_tries(max_tries)
 
     def init(problem, x0):
         _check_problem(problem)
@@ -977,8 +982,7 @@ def newton_trust_region(*, radius0: Optional[float] = None, xtol: float = 1e-12,
     if radius0 is not None:
         radius0 = check_positive(radius0, "radius0")
     xtol = check_fraction(xtol, "xtol")
-    if isinstance(max_tries, bool) or not isinstance(max_tries, int) or max_tries < 1:
-        raise ValueError(f"max_tries must be a positive integer, got {max_tries!r}")
+    _check_max_tries(max_tries)
 
     def init(problem, x0):
         _require_hessian(_check_problem(problem))

@@ -36,11 +36,12 @@ from . import evidence, problems, rules
 from ._checks import as_matrix, as_vector, check_int, check_positive
 from .driver import MinimizeResult, minimize
 from .problems import Problem
+from .training import rotation  # one rotation matrix for the package (also the SIP chapter's)
 from .tuning import log_grid
 
 __all__ = [
     "SCALE_RULES", "TUNED_RULES", "FIXED_ETA", "FAMILIES", "ROTATION_ANGLE", "BROKEN",
-    "make_rule", "rotation", "rotated_problem", "family_problem", "family_map", "start_point",
+    "make_rule", "rotated_problem", "family_problem", "family_map", "start_point",
     "path_deviation", "gd_step_grid", "adam_step_grid", "step_grid", "run_to_budget", "progress_score",
     "relative_loss_curve", "scale_comparison", "nonlinear_deviation", "optimal_gd_iterations", "by_alpha",
     "plot_deviation", "plot_iterations",
@@ -94,19 +95,6 @@ def _check_alpha(alpha) -> float:
     if not np.isfinite(alpha) or alpha <= 0:
         raise ValueError(f"alpha must be a positive finite number, got {alpha}")
     return alpha
-
-
-def rotation(angle: float) -> np.ndarray:
-    r"""The rotation :math:`R_\theta = \begin{pmatrix}\cos\theta & -\sin\theta\\ \sin\theta & \cos\theta\end{pmatrix}`.
-
-    >>> rotation(np.pi / 2).round(12)
-    array([[ 0., -1.],
-           [ 1.,  0.]])
-    """
-    if isinstance(angle, bool) or not np.isfinite(angle):
-        raise ValueError(f"angle must be a finite number, got {angle!r}")
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s], [s, c]])
 
 
 def rotated_problem(alpha: float, angle: float = ROTATION_ANGLE) -> Problem:

@@ -7,18 +7,9 @@ from hypothesis import given, settings, strategies as st
 from companion import mgh, minimize, problems, rules
 from companion.problems import Problem, reparametrize
 
+from stepping import iterates
+
 SETTINGS = settings(deadline=None, max_examples=30)
-
-
-def iterates(problem, x0, rule, steps):
-    x = np.asarray(x0, dtype=float)
-    state = rule.init(problem, x)
-    xs = [x]
-    for _ in range(steps):
-        dx, state = rule.step(problem, x, state)
-        x = x + dx
-        xs.append(x)
-    return np.array(xs), state
 
 
 def test_the_first_step_solves_the_marquardt_scaled_damped_system():

@@ -14,6 +14,8 @@ from companion import linalg, minimize, problems, rules
 from companion.errors import SingularMatrixError
 from companion.problems import Problem, reparametrize
 
+from stepping import iterates
+
 SETTINGS = settings(deadline=None, max_examples=40)
 exponents = st.floats(-12.0, 12.0)
 
@@ -41,18 +43,6 @@ def proportional_columns() -> Problem:
 def rank_one_quadratic() -> Problem:
     """L = (x1 + 2 x2 - 1)^2 / 2: a singular Hessian everywhere."""
     return problems.linear([[1.0, 2.0]], [1.0])
-
-
-def iterates(problem, x0, rule, steps):
-    """The iterates and the final state, stepping without the driver (so the state is visible)."""
-    x = np.asarray(x0, dtype=float)
-    state = rule.init(problem, x)
-    xs = [x]
-    for _ in range(steps):
-        dx, state = rule.step(problem, x, state)
-        x = x + dx
-        xs.append(x)
-    return np.array(xs), state
 
 
 CASES = [
